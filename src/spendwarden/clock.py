@@ -45,3 +45,23 @@ def utc(when: datetime) -> datetime:
     if when.tzinfo is None:
         return when.replace(tzinfo=UTC)
     return when.astimezone(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(when: datetime) -> int:
+    """A moment as integer microseconds since the epoch (how the database stores time)."""
+    delta = utc(when) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def iso(micros: int | None) -> str | None:
+    """Epoch microseconds as ISO-8601 with a ``Z``; how every timestamp leaves the API."""
+    if micros is None:
+        return None
+    return from_us(micros).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""Alert lifecycle (open → acknowledged → resolved) and the notifiers that deliver them."""

@@ -1,0 +1,62 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from spendwarden import __version__
+from spendwarden.api import errors
+from spendwarden.api.limits import BodyLimit
+from spendwarden.api.responses import FastJSON
+from spendwarden.api.routes import agents, health, ledger, spend
+from spendwarden.runtime import Runtime
+
+# Routers of every part of the design; later parts add theirs to ``extra_routers``.
+CORE_ROUTERS: list[APIRouter] = [health.router, spend.router, agents.router, ledger.router]
+
+
+def extra_routers() -> list[APIRouter]:
+    """Routers contributed by the signals, analytics, ingest and web parts."""
+    return []
+
+
+def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.hub.bind(asyncio.get_running_loop())
+        if run_workers:
+            runtime.workers.add("sweeper", runtime.settings.sweep_interval_seconds, runtime.sweep)
+            runtime.workers.start()
+        try:
+            yield
+        finally:
+            await runtime.workers.stop()
+
+    app = FastAPI(
+        title="Spendwarden",
+        version=__version__,
+        description="Per-agent keys and caps, an exact tamper-evident ledger, live signals.",
+        default_response_class=FastJSON,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    for router in [*CORE_ROUTERS, *extra_routers()]:
+        app.include_router(router)
+    for hook in APP_HOOKS:
+        hook(app, runtime)
+    settings = runtime.settings
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        overrides={"/v1/ingest": settings.ingest_max_body_bytes},
+    )
+    return app
+
+
+# Parts that need more than a router (static files, middleware) add a hook here.
+APP_HOOKS: list[Callable[[FastAPI, Runtime], None]] = []

@@ -1,0 +1,177 @@
+"""Request and response shapes of the HTTP API (Pydantic v2).
+
+Amounts come in as ``amount_usd`` (a JSON number or a decimal string with at most six
+decimals) and are parsed straight to integer micro-dollars; they leave as strings.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from spendwarden.money import parse_amount
+
+AMOUNT_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^[0-9]+(\.[0-9]{1,6})?$"},
+    ],
+    "description": "US dollars: a JSON number or decimal string, at most 6 decimals.",
+    "examples": ["0.004500"],
+}
+
+AmountUSD = Annotated[int, BeforeValidator(parse_amount), WithJsonSchema(AMOUNT_SCHEMA)]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9_.-]{1,64}$", min_length=1, max_length=64)]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why; goes to the audit log.")]
+CapName = Literal["per_transaction", "per_task", "hourly", "daily", "weekly", "monthly", "total"]
+Tier = Literal["experimental", "staging", "production", "custom"]
+Metadata = Annotated[dict[str, Any], Field(max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Policy(Strict):
+    allowed_vendors: list[Short] | None = None
+    blocked_vendors: list[Short] | None = None
+    allowed_rails: list[Short] | None = None
+    allowed_tools: list[Short] | None = None
+
+
+class ActiveHours(Strict):
+    """When the agent is expected to spend, in UTC; spend outside raises ``off_hours``."""
+
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
+    start: str = Field("00:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field("24:00", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
+
+
+class AgentCreate(Strict):
+    id: Slug
+    name: Short | None = None
+    owner: Annotated[str, Field(max_length=200)] = ""
+    tier: Tier = "experimental"
+    caps: dict[CapName, AmountUSD | None] = Field(default_factory=dict)
+    halt_rules: dict[str, Any] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
+    active_hours: ActiveHours | None = None
+    task_scope: dict[str, Any] | None = None
+    silence_minutes: Annotated[int, Field(ge=1, le=10080)] = 15
+    labels: dict[str, Annotated[str, Field(max_length=200)]] = Field(default_factory=dict, max_length=50)
+    signals: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentUpdate(Strict):
+    name: Short | None = None
+    owner: Annotated[str, Field(max_length=200)] | None = None
+    tier: Tier | None = None
+    caps: dict[CapName, AmountUSD | None] | None = None
+    halt_rules: dict[str, Any] | None = None
+    policy: Policy | None = None
+    active_hours: ActiveHours | None = None
+    task_scope: dict[str, Any] | None = None
+    silence_minutes: Annotated[int, Field(ge=1, le=10080)] | None = None
+    labels: dict[str, Annotated[str, Field(max_length=200)]] | None = None
+    signals: dict[str, Any] | None = None
+    reason: Reason | None = None
+
+
+class ReasonBody(Strict):
+    reason: Reason
+
+
+class KeyCreate(Strict):
+    label: Short | None = None
+
+
+class KeyRevoke(Strict):
+    reason: Reason | None = None
+
+
+class AuthorizeBody(Strict):
+    amount_usd: AmountUSD
+    vendor: Short | None = None
+    rail: Short | None = None
+    tool: Short | None = None
+    model: Short | None = None
+    endpoint: Annotated[str, Field(max_length=500)] | None = None
+    task_id: Short | None = None
+    user_id: Short | None = None
+    kind: Literal["llm_call", "embedding", "tool_call", "payment", "transfer"] | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    ttl_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class UsageBody(Strict):
+    """Token usage of an LLM call; cached tokens are counted inside ``input_tokens``."""
+
+    provider: Short | None = None
+    model: Short | None = None
+    input_tokens: Annotated[int, Field(ge=0, le=10**10)] = 0
+    output_tokens: Annotated[int, Field(ge=0, le=10**10)] = 0
+    cache_read_tokens: Annotated[int, Field(ge=0, le=10**10)] = 0
+    cache_write_tokens: Annotated[int, Field(ge=0, le=10**10)] = 0
+
+
+class SettleBody(Strict):
+    amount_usd: AmountUSD | None = None
+    usage: UsageBody | None = None
+    status: Literal["settled", "failed"] = "settled"
+    attempt: Annotated[int, Field(ge=1, le=1000)] = 1
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class TransactionBody(Strict):
+    """A spend that already happened; ``occurred_at`` places it in its windows."""
+
+    amount_usd: AmountUSD | None = None
+    usage: UsageBody | None = None
+    rail: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,40}$")] = "llm_api"
+    vendor: Short | None = None
+    tool: Short | None = None
+    endpoint: Annotated[str, Field(max_length=500)] | None = None
+    model: Short | None = None
+    kind: Literal["llm_call", "embedding", "tool_call", "payment", "transfer"] = "llm_call"
+    status: Literal["settled", "failed", "voided", "refunded"] = "settled"
+    attempt: Annotated[int, Field(ge=1, le=1000)] = 1
+    task_id: Short | None = None
+    user_id: Short | None = None
+    counterparty_agent_id: Slug | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    external_id: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    occurred_at: AwareDatetime | None = None
+    original_amount: Annotated[str, Field(max_length=60)] | None = None
+    original_currency: Annotated[str, Field(pattern=r"^[A-Z]{3,5}$")] | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class AuthorizeResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    status: Literal["approved"]
+    agent_id: str
+    amount_usd: str
+    expires_at: str
+    headroom: dict[str, str]
+
+
+class AgentCreated(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    agent: dict[str, Any]
+    api_key: str = Field(description="Shown once; store it now.")

@@ -1,0 +1,268 @@
+"""The ``spendwarden`` command line (Typer + Rich).
+
+Admin commands work straight on the database named by ``SPENDWARDEN_DATABASE_URL`` (or
+``--database``), like ``datasette`` does; ``serve`` runs the HTTP API and dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from spendwarden import __version__
+from spendwarden.config import Settings
+from spendwarden.errors import SpendwardenError
+from spendwarden.money import parse_amount
+
+app = typer.Typer(
+    help="Spendwarden: per-agent keys, caps and an exact ledger for AI agent spend.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+agents_app = typer.Typer(help="Create, list and control agents.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Admin, viewer and ingest tokens.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+app.add_typer(tokens_app, name="tokens")
+console = Console()
+err = Console(stderr=True)
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        "-d",
+        help="Database URL or SQLite path (default: SPENDWARDEN_DATABASE_URL or ./spendwarden.db).",
+    ),
+]
+ADMIN_ACTOR = "cli"
+
+
+def settings_for(database: str | None) -> Settings:
+    return Settings(database_url=database) if database else Settings()
+
+
+def runtime_for(database: str | None) -> Any:
+    from spendwarden.runtime import build_runtime
+
+    return build_runtime(settings_for(database))
+
+
+def fail(exc: SpendwardenError) -> None:
+    err.print(f"[red]error[/red] [bold]{exc.code}[/bold]: {exc.message}")
+    if exc.details:
+        err.print(json.dumps(exc.details, indent=2, default=str))
+    raise typer.Exit(2)
+
+
+def print_json(data: Any) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    database: DatabaseOpt = None,
+    workers: Annotated[bool, typer.Option(help="Run background workers (sweeper, notifiers).")] = True,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Run the API and dashboard. Migrates the database first; prints a new admin token once."""
+    import uvicorn
+
+    from spendwarden.api.app import create_app
+    from spendwarden.ledger.admin import ensure_admin_token
+
+    runtime = runtime_for(database)
+    settings = runtime.settings
+    token = ensure_admin_token(runtime.ledger.core, settings.admin_token)
+    if token:
+        console.print("[bold yellow]Admin token (shown once, stored only as a hash):[/bold yellow]")
+        console.print(token, soft_wrap=True)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(f"Spendwarden {__version__} on http://{bind_host}:{bind_port} ({runtime.store.dialect})")
+    sys.stdout.flush()
+    uvicorn.run(
+        create_app(runtime, run_workers=workers),
+        host=bind_host,
+        port=bind_port,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate(database: DatabaseOpt = None) -> None:
+    """Create or upgrade the schema (Alembic) to the newest revision."""
+    from spendwarden.db.migrate import current_revision, upgrade
+
+    url = settings_for(database).database_url
+    upgrade(url)
+    console.print(f"database at revision {current_revision(url)}")
+
+
+@app.command()
+def verify(
+    database: DatabaseOpt = None,
+    agent: Annotated[str | None, typer.Option(help="Verify one agent's chain only.")] = None,
+) -> None:
+    """Recompute every hash chain; exits 1 and names each edited, inserted or deleted row."""
+    runtime = runtime_for(database)
+    report = runtime.ledger.verify(agent)
+    if report["ok"]:
+        console.print(f"[green]ok[/green]: {report['chains']} chains, {report['rows']} rows verified")
+        return
+    table = Table("kind", "chain", "row id", "seq", "detail", title="Ledger tampering found")
+    for f in report["findings"]:
+        table.add_row(f["kind"], f["chain"], str(f["id"]), str(f["seq"]), f["detail"])
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@agents_app.command("create")
+def agents_create(
+    agent_id: Annotated[str, typer.Argument(help="Slug: a-z, 0-9, '_', '.', '-'.")],
+    tier: Annotated[str, typer.Option(help="experimental | staging | production | custom")] = "experimental",
+    name: Annotated[str | None, typer.Option()] = None,
+    owner: Annotated[str, typer.Option(help="Team or client; billing groups by it.")] = "",
+    cap: Annotated[
+        list[str] | None, typer.Option(help="Cap override NAME=USD, e.g. daily=20 (repeatable).")
+    ] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Create an agent; prints its API key once."""
+    from spendwarden.ledger.agents import AgentSpec
+
+    caps: dict[str, int | None] = {}
+    try:
+        for item in cap or []:
+            cap_name, _, value = item.partition("=")
+            caps[cap_name.strip()] = (
+                None if value.strip().lower() in ("", "none") else parse_amount(value.strip())
+            )
+        runtime = runtime_for(database)
+        agent, key = runtime.ledger.create_agent(
+            AgentSpec(id=agent_id, name=name, owner=owner, tier=tier, caps=caps), ADMIN_ACTOR
+        )
+    except SpendwardenError as exc:
+        fail(exc)
+        return
+    print_json(agent)
+    console.print("[bold yellow]API key (shown once):[/bold yellow]")
+    console.print(key, soft_wrap=True)
+
+
+@agents_app.command("list")
+def agents_list(database: DatabaseOpt = None) -> None:
+    """Agents with status, today's spend and headroom."""
+    from spendwarden.db import queries as q
+
+    runtime = runtime_for(database)
+    with runtime.store.read() as conn:
+        ids = q.agent_ids(conn)
+    table = Table("id", "tier", "owner", "status", "today", "month", "headroom")
+    for agent_id in ids:
+        view = runtime.ledger.view(agent_id)
+        room = ", ".join(f"{k}={v}" for k, v in view["headroom"].items())
+        table.add_row(
+            view["id"],
+            view["tier"],
+            view["owner"],
+            view["status"],
+            view["spend"]["daily"],
+            view["spend"]["monthly"],
+            room,
+        )
+    console.print(table)
+
+
+@agents_app.command("show")
+def agents_show(agent_id: str, database: DatabaseOpt = None) -> None:
+    """One agent with its live spend and headroom."""
+    try:
+        print_json(runtime_for(database).ledger.view(agent_id))
+    except SpendwardenError as exc:
+        fail(exc)
+
+
+def _admin_action(action: str, agent_id: str, reason: str, database: str | None) -> None:
+    try:
+        ledger = runtime_for(database).ledger
+        result = getattr(ledger, action)(agent_id, ADMIN_ACTOR, reason)
+    except SpendwardenError as exc:
+        fail(exc)
+        return
+    console.print(f"{agent_id}: [bold]{result['status']}[/bold]")
+
+
+ReasonOpt = Annotated[str, typer.Option("--reason", "-r", help="Why (required; goes to the audit log).")]
+
+
+@agents_app.command("halt")
+def agents_halt(agent_id: str, reason: ReasonOpt, database: DatabaseOpt = None) -> None:
+    """Halt an agent: new authorizations get 423 until it is resumed."""
+    _admin_action("halt", agent_id, reason, database)
+
+
+@agents_app.command("resume")
+def agents_resume(agent_id: str, reason: ReasonOpt, database: DatabaseOpt = None) -> None:
+    """Resume a halted agent."""
+    _admin_action("resume", agent_id, reason, database)
+
+
+@agents_app.command("revoke")
+def agents_revoke(agent_id: str, reason: ReasonOpt, database: DatabaseOpt = None) -> None:
+    """Revoke an agent and all its keys, at once."""
+    _admin_action("revoke", agent_id, reason, database)
+
+
+@agents_app.command("issue-key")
+def agents_issue_key(agent_id: str, label: str | None = None, database: DatabaseOpt = None) -> None:
+    """Issue another API key for an agent (rotation); printed once."""
+    try:
+        key, secret = runtime_for(database).ledger.issue_key(agent_id, ADMIN_ACTOR, label)
+    except SpendwardenError as exc:
+        fail(exc)
+        return
+    print_json(key)
+    console.print(secret, soft_wrap=True)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Argument(help="admin | viewer | ingest")],
+    label: Annotated[str, typer.Option(help="What this token is for.")] = "cli",
+    database: DatabaseOpt = None,
+) -> None:
+    """Create a token; printed once."""
+    from spendwarden.ledger.admin import create_token
+
+    console.print(
+        create_token(runtime_for(database).ledger.core, role, label, actor=ADMIN_ACTOR), soft_wrap=True
+    )
+
+
+@tokens_app.command("rotate-admin")
+def tokens_rotate_admin(database: DatabaseOpt = None) -> None:
+    """Revoke every stored admin token and print a new one (once)."""
+    from spendwarden.ledger.admin import rotate_admin_token
+
+    console.print(rotate_admin_token(runtime_for(database).ledger.core, actor=ADMIN_ACTOR), soft_wrap=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

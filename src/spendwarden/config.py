@@ -1,0 +1,57 @@
+"""Settings: one typed object, every field with a default and help text.
+
+Values come from ``SPENDWARDEN_*`` environment variables (or a ``.env`` file).
+``docs/CONFIGURATION.md`` is generated from this class and a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPENDWARDEN_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./spendwarden.db",
+        description="SQLite file (default, WAL) or postgresql://user@host/db (psycopg 3).",
+    )
+    admin_token: str | None = Field(
+        None,
+        description="Admin bearer token. When unset, the first start creates one, prints it once "
+        "and stores only its hash.",
+    )
+    environment: str = Field(
+        "development", description="`development` or `production`; production refuses unsafe defaults."
+    )
+    host: str = Field("127.0.0.1", description="Address `spendwarden serve` binds to.")
+    port: int = Field(8000, description="Port `spendwarden serve` listens on.")
+    hold_ttl_seconds: int = Field(
+        600, ge=1, description="Open authorizations expire after this many seconds."
+    )
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request body accepted (413 beyond); ingest uses ingest_max_body_bytes.",
+    )
+    ingest_max_body_bytes: int = Field(
+        64 * 1_048_576, ge=1024, description="Largest body accepted by the bulk ingest endpoint."
+    )
+    retention_days: int = Field(90, ge=1, description="Raw ledger rows older than this may be pruned.")
+    sweep_interval_seconds: float = Field(
+        1.0, gt=0, description="How often the sweeper expires holds and runs time-based rules."
+    )
+    rate_limit_per_second: float = Field(
+        0, ge=0, description="Requests per second allowed per API key (0 = unlimited); excess gets 429."
+    )
+    rate_limit_burst: int = Field(200, ge=1, description="Burst size for the per-key rate limit.")
+    db_pool_size: int = Field(20, ge=1, description="PostgreSQL connection pool size per process.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production" and self.admin_token is not None and len(self.admin_token) < 24:
+            raise ValueError("SPENDWARDEN_ADMIN_TOKEN must be at least 24 characters in production")
+        if self.environment not in ("development", "production"):
+            raise ValueError("environment must be 'development' or 'production'")
+        return self

@@ -1,0 +1,1 @@
+"""Storage: the schema, engines, migrations and every SQL statement, in one layer."""

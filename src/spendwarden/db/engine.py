@@ -1,0 +1,89 @@
+"""Engines for SQLite (default, WAL, one writer) and PostgreSQL (psycopg 3).
+
+SQLite: writes use ``BEGIN IMMEDIATE`` so a check-then-debit can never race, and a
+process-wide lock serialises writers inside one process so they queue in memory instead
+of polling ``busy_timeout``. Reads use plain deferred transactions and never block.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs people type: ``postgresql://…`` means psycopg 3, a path means SQLite."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser()}"
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return normalise_url(url).startswith("sqlite")
+
+
+@dataclass
+class Engines:
+    """The engines one store uses: ``write`` for transactions that change data, ``read``
+    for queries. On PostgreSQL both are the same pool."""
+
+    url: str
+    write: Engine
+    read: Engine
+    dialect: str
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def dispose(self) -> None:
+        self.write.dispose()
+        if self.read is not self.write:
+            self.read.dispose()
+
+
+def make_engines(url: str, *, pool_size: int = 20) -> Engines:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        return _sqlite_engines(url)
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False, pool_timeout=60
+    )
+    return Engines(url=url, write=engine, read=engine, dialect="postgresql")
+
+
+def _sqlite_engines(url: str) -> Engines:
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    if memory:
+        raise ValueError("use a file for SQLite (WAL needs one); tests use a temporary directory")
+    write = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    read = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    _configure_sqlite(write, immediate=True)
+    _configure_sqlite(read, immediate=False)
+    return Engines(url=url, write=write, read=read, dialect="sqlite")
+
+
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_null_pool_engine(url: str) -> Engine:
+    """A throwaway engine for one-off admin work (migrations, creating databases)."""
+    return create_engine(normalise_url(url), poolclass=NullPool)

@@ -1,0 +1,1 @@
+"""The write path: keys, holds, caps, halts and the hash-chained ledger."""

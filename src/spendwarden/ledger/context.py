@@ -1,0 +1,79 @@
+"""What every write-path function receives: the open transaction and the locked agent.
+
+``Emitted`` events are collected during the transaction and published only after it
+commits, so a subscriber never sees something that was rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from spendwarden.clock import Clock, to_us
+from spendwarden.config import Settings
+from spendwarden.db.store import Store
+from spendwarden.ledger.types import Agent
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """A live event for the stream, outbound webhooks and notifiers: ``transaction``,
+    ``alert`` or ``agent``."""
+
+    kind: str
+    name: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class TxContext:
+    conn: Connection
+    store: Store
+    agent: Agent
+    state: dict[str, Any]
+    now: datetime
+    observers: list[Observer] = field(default_factory=list)
+    emitted: list[Emitted] = field(default_factory=list)
+
+    @property
+    def now_us(self) -> int:
+        return to_us(self.now)
+
+    def emit(self, kind: str, name: str, payload: dict[str, Any]) -> None:
+        self.emitted.append(Emitted(kind, name, payload))
+
+
+class Observer(Protocol):
+    """Code that reacts to ledger writes inside the same transaction (detectors, rollups)."""
+
+    def on_transaction(self, ctx: TxContext, txn: dict[str, Any]) -> None: ...
+
+
+Publisher = Callable[[list[Emitted]], None]
+# (provider, model, usage, at) -> (amount in micros, price data version)
+Pricer = Callable[[str | None, str, Any, datetime], tuple[int, str]]
+
+
+@dataclass
+class LedgerCore:
+    """The ledger's dependencies: storage, time, settings, observers and the publisher."""
+
+    store: Store
+    clock: Clock
+    settings: Settings
+    observers: list[Observer] = field(default_factory=list)
+    publishers: list[Publisher] = field(default_factory=list)
+    pricer: Pricer | None = None
+
+    def publish_agent(self, agent_id: str, name: str, payload: dict[str, Any]) -> None:
+        self.publish([Emitted("agent", name, {"agent_id": agent_id, **payload})])
+
+    def publish(self, events: list[Emitted]) -> None:
+        if not events:
+            return
+        for publish in self.publishers:
+            publish(events)

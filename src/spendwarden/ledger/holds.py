@@ -1,0 +1,209 @@
+"""Authorizations (holds): check caps and take the hold in one atomic step, then settle
+the actual amount, void, or let the hold expire (DESIGN.md §1.3)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from spendwarden.clock import to_us
+from spendwarden.db import queries as q
+from spendwarden.db.tables.core import spend_counters
+from spendwarden.errors import AgentHalted, AgentRevoked, CapExceeded, InvalidState, NotFound, PolicyDenied
+from spendwarden.events import SpendEvent
+from spendwarden.ids import new_id
+from spendwarden.ledger import idempotency as idem
+from spendwarden.ledger.caps import first_denial, headroom
+from spendwarden.ledger.context import LedgerCore, TxContext
+from spendwarden.ledger.policy import policy_violation
+from spendwarden.ledger.pricing import priced
+from spendwarden.ledger.record import append, current_spend
+from spendwarden.ledger.render import hold_public, money_map, transaction_public
+from spendwarden.ledger.types import Agent, AuthorizeRequest, dumps
+from spendwarden.ledger.unit import agent_unit
+from spendwarden.ledger.windows import WINDOW_CAPS
+from spendwarden.money import format_amount
+
+
+def ensure_can_spend(agent: Agent) -> None:
+    if agent.status == "halted":
+        raise AgentHalted(agent_id=agent.id, reason=agent.status_reason)
+    if agent.status == "revoked":
+        raise AgentRevoked(agent_id=agent.id)
+
+
+def committed_spend(ctx: TxContext, task_id: str | None) -> dict[str, int]:
+    """What counts against each cap now: settled spend in the window plus open holds."""
+    spent = current_spend(ctx, ctx.now_us, task_id)
+    held = int(ctx.state["held"])
+    committed = {cap: spent.get(cap, 0) + held for cap in WINDOW_CAPS}
+    if task_id:
+        committed["per_task"] = spent.get("per_task", 0) + spent["_task_held"]
+    return committed
+
+
+def authorize(
+    core: LedgerCore, agent_id: str, req: AuthorizeRequest, *, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    fingerprint = idem.request_fingerprint("authorize", req.__dict__)
+    with agent_unit(core, agent_id) as ctx:
+        cached = idem.replay(ctx.conn, agent_id, idempotency_key, fingerprint)
+        if cached is not None:
+            return cached
+        ensure_can_spend(ctx.agent)
+        violation = policy_violation(ctx.agent.policy, vendor=req.vendor, rail=req.rail, tool=req.tool)
+        if violation is not None:
+            raise PolicyDenied(violation.message, rule=violation.rule, value=violation.value)
+        committed = committed_spend(ctx, req.task_id)
+        denial = first_denial(ctx.agent.caps, committed, req.amount)
+        if denial is not None:
+            raise CapExceeded(
+                f"{denial.cap} cap of {format_amount(denial.limit)} USD would be exceeded",
+                cap=denial.cap,
+                limit=format_amount(denial.limit),
+                spent=format_amount(denial.spent),
+                requested=format_amount(denial.requested),
+            )
+        hold = _take_hold(ctx, req, req.ttl_seconds or core.settings.hold_ttl_seconds)
+        after = {cap: v + req.amount for cap, v in committed.items()}
+        body = {
+            "id": hold["id"],
+            "status": "approved",
+            "agent_id": agent_id,
+            "amount_usd": format_amount(req.amount),
+            "expires_at": hold_public(hold)["expires_at"],
+            "headroom": money_map(headroom(ctx.agent.caps, after)),
+        }
+        idem.remember(ctx.conn, agent_id, idempotency_key, fingerprint, body, ctx.now_us)
+    return body
+
+
+def _take_hold(ctx: TxContext, req: AuthorizeRequest, ttl: int) -> dict[str, Any]:
+    row = {
+        "id": new_id("auth_"),
+        "agent_id": ctx.agent.id,
+        "amount": req.amount,
+        "status": "open",
+        "vendor": req.vendor,
+        "rail": req.rail,
+        "tool": req.tool,
+        "model": req.model,
+        "endpoint": req.endpoint,
+        "task_id": req.task_id,
+        "user_id": req.user_id,
+        "kind": req.kind,
+        "metadata": dumps(req.metadata) if req.metadata else None,
+        "created_at": ctx.now_us,
+        "expires_at": to_us(ctx.now + timedelta(seconds=ttl)),
+    }
+    q.insert_hold(ctx.conn, row)
+    _move_held(ctx, row, req.amount)
+    return row
+
+
+def _move_held(ctx: TxContext, hold: dict[str, Any], delta: int) -> None:
+    ctx.state["held"] = int(ctx.state["held"]) + delta
+    if hold["task_id"]:
+        ctx.store.upsert_add(
+            ctx.conn,
+            spend_counters,
+            {"agent_id": ctx.agent.id, "scope": "per_task", "period": hold["task_id"]},
+            {"held": delta},
+        )
+
+
+def _open_hold_of(ctx: TxContext, hold_id: str) -> dict[str, Any]:
+    hold = q.get_hold(ctx.conn, hold_id)
+    if hold is None or hold["agent_id"] != ctx.agent.id:
+        raise NotFound("No such authorization.", authorization_id=hold_id)
+    return hold
+
+
+def settle(
+    core: LedgerCore,
+    agent_id: str,
+    hold_id: str,
+    event: SpendEvent,
+    *,
+    idempotency_key: str | None = None,
+    price_provider: str | None = None,
+) -> dict[str, Any]:
+    """Turn a hold into a ledger row for the actual amount (which may exceed the hold).
+
+    ``price_provider`` (possibly ``""``) means: price the usage once the hold's model and
+    vendor have filled what the call left out.
+    """
+    fingerprint = idem.request_fingerprint("settle:" + hold_id, event.__dict__)
+    with agent_unit(core, agent_id) as ctx:
+        cached = idem.replay(ctx.conn, agent_id, idempotency_key, fingerprint)
+        if cached is not None:
+            return cached
+        hold = _open_hold_of(ctx, hold_id)
+        event = _with_hold_defaults(event, hold)
+        if price_provider is not None:
+            event = priced(core, event, price_provider or None, ctx.now)
+        if hold["status"] == "settled":
+            txn = q.get_transaction(ctx.conn, hold["transaction_id"])
+            assert txn is not None
+            if txn["amount"] != event.amount:
+                raise InvalidState(
+                    "This authorization is already settled for another amount.", status="settled"
+                )
+            return {"authorization": hold_public(hold), "transaction": transaction_public(txn)}
+        if hold["status"] == "voided":
+            raise InvalidState("This authorization was voided.", status="voided")
+        if hold["status"] == "open":
+            _move_held(ctx, hold, -hold["amount"])
+        txn = append(ctx, event, hold_id=hold_id)
+        closed = {"status": "settled", "closed_at": ctx.now_us, "transaction_id": txn["id"]}
+        q.close_hold(ctx.conn, hold_id, closed)
+        hold.update(closed)
+        body = {"authorization": hold_public(hold), "transaction": transaction_public(txn)}
+        idem.remember(ctx.conn, agent_id, idempotency_key, fingerprint, body, ctx.now_us)
+    return body
+
+
+def _with_hold_defaults(event: SpendEvent, hold: dict[str, Any]) -> SpendEvent:
+    """Fill what the settle call left out from what the authorization said."""
+    return replace(
+        event,
+        vendor=event.vendor or hold["vendor"],
+        rail=event.rail if event.rail != "llm_api" or not hold["rail"] else hold["rail"],
+        tool=event.tool or hold["tool"],
+        model=event.model or hold["model"],
+        endpoint=event.endpoint or hold["endpoint"],
+        task_id=event.task_id or hold["task_id"],
+        user_id=event.user_id or hold["user_id"],
+        kind=event.kind if event.kind != "llm_call" or not hold["kind"] else hold["kind"],
+        source="api",
+        external_id=f"hold:{hold['id']}",
+    )
+
+
+def void(core: LedgerCore, agent_id: str, hold_id: str) -> dict[str, Any]:
+    with agent_unit(core, agent_id) as ctx:
+        hold = _open_hold_of(ctx, hold_id)
+        if hold["status"] == "settled":
+            raise InvalidState("This authorization is already settled.", status="settled")
+        if hold["status"] == "open":
+            _move_held(ctx, hold, -hold["amount"])
+            closed = {"status": "voided", "closed_at": ctx.now_us}
+            q.close_hold(ctx.conn, hold_id, closed)
+            hold.update(closed)
+        return hold_public(hold)
+
+
+def expire_holds(core: LedgerCore, *, batch: int = 500) -> int:
+    """Release holds past their TTL; returns how many expired. Safe to run on any replica."""
+    now_us = to_us(core.clock.now())
+    with core.store.read() as conn:
+        agents = q.expired_hold_agents(conn, now_us, batch)
+    expired = 0
+    for agent_id in agents:
+        with agent_unit(core, agent_id) as ctx:
+            for hold in q.expired_holds_of(ctx.conn, agent_id, now_us):
+                _move_held(ctx, hold, -hold["amount"])
+                q.close_hold(ctx.conn, hold["id"], {"status": "expired", "closed_at": ctx.now_us})
+                expired += 1
+    return expired

@@ -1,0 +1,273 @@
+"""Appending a spend to the ledger: chain it, count it, and react to breaches.
+
+The ledger tells the truth: a spend is recorded even when it breaks a cap; then the
+agent is halted and a ``cap_breach`` alert opens (DESIGN.md §1.1).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from spendwarden.alerts.lifecycle import alert_public, raise_alert
+from spendwarden.clock import from_us, iso, to_us, utc
+from spendwarden.db import queries as q
+from spendwarden.db.tables.core import spend_counters
+from spendwarden.events import SpendEvent
+from spendwarden.ids import new_id
+from spendwarden.ledger.audit import append_audit
+from spendwarden.ledger.caps import CapDenial, breaches, headroom
+from spendwarden.ledger.chain import TXN_FIELDS, row_hash
+from spendwarden.ledger.context import TxContext
+from spendwarden.ledger.halt import HaltDecision, HaltHistory, evaluate_halt_rules
+from spendwarden.ledger.render import transaction_public
+from spendwarden.ledger.types import dumps
+from spendwarden.ledger.windows import WINDOW_CAPS, previous_hour_keys, window_key, window_keys
+from spendwarden.money import format_amount
+
+
+def counter_delta(status: str, amount: int) -> int:
+    """How a row moves spend counters: settled adds, refunded gives back, others count nothing."""
+    if status == "settled":
+        return amount
+    if status == "refunded":
+        return -amount
+    return 0
+
+
+def build_row(ctx: TxContext, event: SpendEvent, hold_id: str | None) -> dict[str, Any]:
+    usage = event.usage
+    occurred = utc(event.occurred_at) if event.occurred_at is not None else ctx.now
+    return {
+        "id": new_id("txn_"),
+        "agent_id": ctx.agent.id,
+        "seq": int(ctx.state["seq"]) + 1,
+        "amount": event.amount,
+        "original_amount": event.original_amount,
+        "original_currency": event.original_currency,
+        "rail": event.rail,
+        "vendor": event.vendor,
+        "tool": event.tool,
+        "endpoint": event.endpoint,
+        "model": event.model,
+        "input_tokens": usage.input if usage else None,
+        "output_tokens": usage.output if usage else None,
+        "cache_read_tokens": usage.cache_read if usage else None,
+        "cache_write_tokens": usage.cache_write if usage else None,
+        "kind": event.kind,
+        "status": event.status,
+        "attempt": event.attempt,
+        "task_id": event.task_id,
+        "user_id": event.user_id,
+        "counterparty_agent_id": event.counterparty_agent_id,
+        "description": event.description,
+        "metadata": dumps(event.metadata) if event.metadata else None,
+        "source": event.source,
+        "external_id": event.external_id,
+        "occurred_at": to_us(occurred),
+        "recorded_at": ctx.now_us,
+        "price_version": event.price_version,
+        "hold_id": hold_id,
+        "prev_id": ctx.state["head_id"],
+    }
+
+
+def chain_row(ctx: TxContext, row: dict[str, Any]) -> dict[str, Any]:
+    """Seal the row onto the agent's chain and advance the head in the state row."""
+    row["prev_hash"] = ctx.state["head_hash"]
+    row["hash"] = row_hash(row["prev_hash"], row, TXN_FIELDS)
+    ctx.state.update(seq=row["seq"], head_id=row["id"], head_hash=row["hash"])
+    return row
+
+
+def counter_keys(occurred_us: int, task_id: str | None) -> list[tuple[str, str]]:
+    keys = [(cap, key) for cap, key in window_keys(from_us(occurred_us)).items()]
+    if task_id:
+        keys.append(("per_task", task_id))
+    return keys
+
+
+def add_counters(ctx: TxContext, agent_id: str, rows: list[dict[str, Any]]) -> None:
+    """Add a batch of rows to the window and task counters (one upsert per counter)."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        delta = counter_delta(row["status"], row["amount"])
+        for pair in counter_keys(row["occurred_at"], row["task_id"]):
+            acc = sums.setdefault(pair, [0, 0])
+            acc[0] += delta
+            acc[1] += 1
+    for (scope, period), (amount, count) in sums.items():
+        ctx.store.upsert_add(
+            ctx.conn,
+            spend_counters,
+            {"agent_id": agent_id, "scope": scope, "period": period},
+            {"amount": amount, "count": count},
+        )
+
+
+def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> dict[str, Any]:
+    """Record one spend for the locked agent and run everything that reacts to it."""
+    row = chain_row(ctx, build_row(ctx, event, hold_id))
+    q.insert_transaction(ctx.conn, row)
+    add_counters(ctx, ctx.agent.id, [row])
+    if row["status"] == "settled" and row["amount"] > 0:
+        check_after_spend(ctx, row)
+    for observer in ctx.observers:
+        observer.on_transaction(ctx, row)
+    ctx.emit("transaction", "transaction.recorded", transaction_public(row))
+    return row
+
+
+def current_spend(ctx: TxContext, at_us: int, task_id: str | None) -> dict[str, int]:
+    """Settled spend in each window containing ``at_us`` (and in the task), from counters."""
+    pairs = counter_keys(at_us, task_id)
+    found = q.get_counters(ctx.conn, ctx.agent.id, pairs)
+    spent = {
+        scope: int(found[(scope, period)]["amount"]) if (scope, period) in found else 0
+        for scope, period in pairs
+    }
+    spent["_task_held"] = (
+        int(found[("per_task", task_id)]["held"]) if task_id and ("per_task", task_id) in found else 0
+    )
+    return spent
+
+
+def check_after_spend(ctx: TxContext, row: dict[str, Any]) -> None:
+    """Halt the agent when the recorded spend broke a cap or tripped a halt rule."""
+    spent = current_spend(ctx, row["occurred_at"], row["task_id"])
+    broken = breaches(ctx.agent.caps, spent, row["amount"])
+    decision = evaluate_halt_rules(ctx.agent.halt_rules, _halt_history(ctx, row, spent))
+    if not broken and decision is None:
+        return
+    context = _halt_context(ctx, spent)
+    for denial in broken:
+        _raise_breach(ctx, row, denial, context)
+    if decision is not None:
+        _raise_auto_halt(ctx, row, decision, context)
+    reason = f"cap_breach: {broken[0].cap}" if broken else f"auto_halt: {decision.rule}"  # type: ignore[union-attr]
+    halt_agent(ctx, actor="system", reason=reason)
+
+
+def _halt_history(ctx: TxContext, row: dict[str, Any], spent: dict[str, int]) -> HaltHistory:
+    rules = ctx.agent.halt_rules
+    at = from_us(row["occurred_at"])
+    prior_day = 0
+    previous_hours: list[int] = []
+    if rules.get("daily_vs_prior_day") is not None:
+        key = window_key("daily", at - timedelta(days=1))
+        prior_day = q.counters_in_scope(ctx.conn, ctx.agent.id, "daily", [key]).get(key, 0)
+    if rules.get("hourly_vs_rolling_avg") is not None:
+        keys = previous_hour_keys(at, int(rules.get("rolling_hours", 24)))
+        found = q.counters_in_scope(ctx.conn, ctx.agent.id, "hourly", keys)
+        previous_hours = [found.get(k, 0) for k in keys] if found else []
+    return HaltHistory(
+        amount=row["amount"],
+        today=spent.get("daily", 0),
+        prior_day=prior_day,
+        this_hour=spent.get("hourly", 0),
+        previous_hours=previous_hours,
+    )
+
+
+def _halt_context(ctx: TxContext, spent: dict[str, int]) -> dict[str, Any]:
+    """What a person needs in a halt notification: last five actions, spend and headroom."""
+    recent = q.recent_transactions(ctx.conn, ctx.agent.id, 5)
+    with_holds = {c: spent.get(c, 0) + int(ctx.state["held"]) for c in WINDOW_CAPS}
+    with_holds["per_task"] = spent.get("per_task", 0)
+    return {
+        "last_actions": [
+            {
+                "id": r["id"],
+                "amount_usd": format_amount(r["amount"]),
+                "vendor": r["vendor"],
+                "tool": r["tool"],
+                "rail": r["rail"],
+                "status": r["status"],
+                "occurred_at": iso(r["occurred_at"]),
+            }
+            for r in recent
+        ],
+        "spend": {c: format_amount(spent.get(c, 0)) for c in WINDOW_CAPS},
+        "headroom": {c: format_amount(v) for c, v in headroom(ctx.agent.caps, with_holds).items()},
+    }
+
+
+def _raise_breach(ctx: TxContext, row: dict[str, Any], denial: CapDenial, context: dict[str, Any]) -> None:
+    period = (
+        row["task_id"]
+        if denial.cap == "per_task"
+        else (
+            row["id"]
+            if denial.cap == "per_transaction"
+            else window_key(denial.cap, from_us(row["occurred_at"]))
+        )
+    )
+    figures = {
+        "cap": denial.cap,
+        "limit_usd": format_amount(denial.limit),
+        "spent_before_usd": format_amount(denial.spent),
+        "amount_usd": format_amount(denial.requested),
+        "spent_usd": format_amount(denial.spent + denial.requested),
+        "transaction_id": row["id"],
+        **context,
+    }
+    alert, new = raise_alert(
+        ctx.conn,
+        agent_id=ctx.agent.id,
+        rule="cap_breach",
+        severity="critical",
+        dedupe_key=f"cap_breach:{ctx.agent.id}:{denial.cap}:{period}",
+        title=f"{ctx.agent.id} broke its {denial.cap} cap",
+        message=(
+            f"Recorded spend {figures['spent_usd']} USD exceeds the {denial.cap} cap of "
+            f"{figures['limit_usd']} USD; the agent is halted."
+        ),
+        figures=figures,
+        at=ctx.now_us,
+    )
+    ctx.emit("alert", "alert.opened" if new else "alert.updated", alert_public(alert))
+
+
+def _raise_auto_halt(
+    ctx: TxContext, row: dict[str, Any], decision: HaltDecision, context: dict[str, Any]
+) -> None:
+    figures = {"halt_rule": decision.rule, **decision.figures, "transaction_id": row["id"], **context}
+    alert, new = raise_alert(
+        ctx.conn,
+        agent_id=ctx.agent.id,
+        rule="auto_halt",
+        severity="critical",
+        dedupe_key=f"auto_halt:{ctx.agent.id}:{decision.rule}:{row['id']}",
+        title=f"{ctx.agent.id} halted by rule {decision.rule}",
+        message=decision.message,
+        figures=figures,
+        at=ctx.now_us,
+    )
+    ctx.emit("alert", "alert.opened" if new else "alert.updated", alert_public(alert))
+
+
+def halt_agent(ctx: TxContext, *, actor: str, reason: str) -> None:
+    """Set the agent to halted (idempotent; a revoked agent stays revoked)."""
+    agent = ctx.agent
+    if agent.status != "active":
+        return
+    before = {"status": agent.status, "status_reason": agent.status_reason}
+    agent.status, agent.status_reason, agent.updated_at = "halted", reason, ctx.now_us
+    q.update_agent(
+        ctx.conn, agent.id, {"status": "halted", "status_reason": reason, "updated_at": ctx.now_us}
+    )
+    append_audit(
+        ctx.conn,
+        postgres=ctx.store.is_postgres,
+        actor=actor,
+        action="agent.halted",
+        target_type="agent",
+        target_id=agent.id,
+        at=ctx.now_us,
+        reason=reason,
+        before=before,
+        after={"status": "halted", "status_reason": reason},
+    )
+    ctx.emit(
+        "agent", "agent.halted", {"agent_id": agent.id, "status": "halted", "reason": reason, "actor": actor}
+    )
