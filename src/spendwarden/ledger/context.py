@@ -48,9 +48,14 @@ class TxContext:
 
 
 class Observer(Protocol):
-    """Code that reacts to ledger writes inside the same transaction (detectors, rollups)."""
+    """Code that reacts to ledger writes inside the same transaction (detectors, rollups).
 
-    def on_transaction(self, ctx: TxContext, txn: dict[str, Any]) -> None: ...
+    ``rows`` are the new transaction rows of one agent (``ctx.agent``), in chain order:
+    one row from ``append``, many from the bulk path. Observers must aggregate a batch
+    rather than loop over statements per row.
+    """
+
+    def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None: ...
 
 
 Publisher = Callable[[list[Emitted]], None]

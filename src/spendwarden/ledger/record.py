@@ -113,7 +113,7 @@ def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> 
     if row["status"] == "settled" and row["amount"] > 0:
         check_after_spend(ctx, row)
     for observer in ctx.observers:
-        observer.on_transaction(ctx, row)
+        observer.on_transactions(ctx, [row])
     ctx.emit("transaction", "transaction.recorded", transaction_public(row))
     return row
 
