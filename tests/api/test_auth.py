@@ -41,7 +41,9 @@ def test_admin_token_cannot_use_agent_endpoints(client: Any, admin_headers: dict
     assert r.status_code == 403
 
 
-def test_an_agent_cannot_touch_another_agents_authorization(client: Any, admin_headers: dict[str, str]) -> None:
+def test_an_agent_cannot_touch_another_agents_authorization(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
     a = create(client, admin_headers, "alice")
     b = create(client, admin_headers, "bob")
     hold = client.post("/v1/authorize", json={"amount_usd": "0.5"}, headers=bearer(a)).json()
@@ -67,7 +69,9 @@ def test_revoked_key_and_revoked_agent_fail_on_the_very_next_request(
     second = client.post("/v1/agents/bot/keys", json={"label": "rotation"}, headers=admin_headers).json()
     keys = client.get("/v1/agents/bot/keys", headers=admin_headers).json()["items"]
     assert len(keys) == 2
-    client.post(f"/v1/agents/bot/keys/{keys[0]['id']}/revoke", json={"reason": "rotated"}, headers=admin_headers)
+    client.post(
+        f"/v1/agents/bot/keys/{keys[0]['id']}/revoke", json={"reason": "rotated"}, headers=admin_headers
+    )
     assert client.get("/v1/me", headers=bearer(first)).json()["error"]["code"] == "key_revoked"
     assert client.get("/v1/me", headers=bearer(second["api_key"])).status_code == 200
     client.post("/v1/agents/bot/revoke", json={"reason": "compromised"}, headers=admin_headers)

@@ -12,17 +12,30 @@ from tests.factories import bearer
 
 @pytest.mark.parametrize(
     ("amount", "code"),
-    [(-1, "invalid_amount"), ("-0.01", "invalid_amount"), ("NaN", "invalid_amount"), ("Infinity", "invalid_amount"),
-     ("0.0000001", "invalid_amount"), ("1e300", "invalid_amount"), ("abc", "invalid_amount"), (None, "invalid_amount"),
-     (True, "invalid_amount"), ([1], "invalid_amount")],
+    [
+        (-1, "invalid_amount"),
+        ("-0.01", "invalid_amount"),
+        ("NaN", "invalid_amount"),
+        ("Infinity", "invalid_amount"),
+        ("0.0000001", "invalid_amount"),
+        ("1e300", "invalid_amount"),
+        ("abc", "invalid_amount"),
+        (None, "invalid_amount"),
+        (True, "invalid_amount"),
+        ([1], "invalid_amount"),
+    ],
 )
-def test_bad_amounts_are_422_and_write_nothing(client: Any, admin_headers: dict[str, str], amount: Any, code: str) -> None:
+def test_bad_amounts_are_422_and_write_nothing(
+    client: Any, admin_headers: dict[str, str], amount: Any, code: str
+) -> None:
     key = create(client, admin_headers)
     r = client.post("/v1/authorize", json={"amount_usd": amount}, headers=bearer(key))
     assert r.status_code == 422
     assert r.json()["error"]["code"] == code
     assert client.get("/v1/me", headers=bearer(key)).json()["held"] == "0.000000"
-    assert client.post("/v1/transactions", json={"amount_usd": amount}, headers=bearer(key)).status_code == 422
+    assert (
+        client.post("/v1/transactions", json={"amount_usd": amount}, headers=bearer(key)).status_code == 422
+    )
     assert client.get("/v1/transactions", headers=admin_headers).json()["items"] == []
 
 
@@ -45,12 +58,16 @@ def test_invalid_json_unknown_fields_and_shapes(client: Any, admin_headers: dict
 def test_oversized_body_is_413(client: Any, admin_headers: dict[str, str]) -> None:
     key = create(client, admin_headers)
     huge = b'{"amount_usd": "1", "description": "' + b"x" * 2_000_000 + b'"}'
-    r = client.post("/v1/transactions", content=huge, headers={**bearer(key), "content-type": "application/json"})
+    r = client.post(
+        "/v1/transactions", content=huge, headers={**bearer(key), "content-type": "application/json"}
+    )
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
 
 
-def test_unknown_agent_and_routes_are_404_in_the_error_shape(client: Any, admin_headers: dict[str, str]) -> None:
+def test_unknown_agent_and_routes_are_404_in_the_error_shape(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
     r = client.get("/v1/agents/nobody", headers=admin_headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "agent_not_found"
     assert client.get("/v1/nothing-here", headers=admin_headers).json()["error"]["code"] == "not_found"

@@ -29,7 +29,9 @@ def server(database_url: str) -> Iterator[str]:
     env = {**os.environ, "SPENDWARDEN_DATABASE_URL": database_url, "SPENDWARDEN_ADMIN_TOKEN": ADMIN_TOKEN}
     proc = subprocess.Popen(
         [sys.executable, "-m", "spendwarden.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -56,9 +58,13 @@ def server(database_url: str) -> Iterator[str]:
 def test_revoke_on_one_process_refuses_the_next_request_on_the_other(database_url: str) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with server(database_url) as one, server(database_url) as two:
-        created = httpx.post(f"{one}/v1/agents", json={"id": "shared", "tier": "custom"}, headers=admin).json()
+        created = httpx.post(
+            f"{one}/v1/agents", json={"id": "shared", "tier": "custom"}, headers=admin
+        ).json()
         agent = {"Authorization": f"Bearer {created['api_key']}"}
-        assert httpx.post(f"{two}/v1/authorize", json={"amount_usd": "0.01"}, headers=agent).status_code == 200
+        assert (
+            httpx.post(f"{two}/v1/authorize", json={"amount_usd": "0.01"}, headers=agent).status_code == 200
+        )
         revoked = httpx.post(f"{one}/v1/agents/shared/revoke", json={"reason": "drill"}, headers=admin)
         assert revoked.status_code == 200
         r = httpx.post(f"{two}/v1/authorize", json={"amount_usd": "0.01"}, headers=agent)

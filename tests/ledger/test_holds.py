@@ -27,8 +27,12 @@ def test_authorize_reports_headroom_and_counts_open_holds(runtime: Runtime) -> N
     assert first["headroom"] == {"per_transaction": "0.600000", "daily": "0.600000"}
     with pytest.raises(CapExceeded) as denied:
         ledger.authorize("bot", req("0.70"))
-    assert denied.value.details == {"cap": "per_transaction", "limit": "0.600000", "spent": "0.000000",
-                                    "requested": "0.700000"}
+    assert denied.value.details == {
+        "cap": "per_transaction",
+        "limit": "0.600000",
+        "spent": "0.000000",
+        "requested": "0.700000",
+    }
     ledger.authorize("bot", req("0.60"))
     with pytest.raises(CapExceeded) as daily:
         ledger.authorize("bot", req("0.000001"))
@@ -42,7 +46,12 @@ def test_settle_releases_the_hold_and_records_the_actual_amount(runtime: Runtime
     hold = ledger.authorize("bot", req("0.50", vendor="openai", tool="chat", task_id="t1"))
     out = ledger.settle("bot", hold["id"], SpendEvent(agent_id="bot", amount=usd("0.30")))
     txn = out["transaction"]
-    assert (txn["amount_usd"], txn["vendor"], txn["tool"], txn["task_id"]) == ("0.300000", "openai", "chat", "t1")
+    assert (txn["amount_usd"], txn["vendor"], txn["tool"], txn["task_id"]) == (
+        "0.300000",
+        "openai",
+        "chat",
+        "t1",
+    )
     view = ledger.view("bot")
     assert view["spend"]["daily"] == "0.300000"
     assert view["held"] == "0.000000"
@@ -107,7 +116,9 @@ def test_idempotent_authorize_returns_the_first_result(runtime: Runtime) -> None
 def test_policy_blocks_vendors_rails_and_tools(runtime: Runtime) -> None:
     ledger = runtime.ledger
     make_agent(ledger, "bot")
-    ledger.update_agent("bot", {"policy": {"blocked_vendors": ["shady"], "allowed_rails": ["llm_api"]}}, "ops")
+    ledger.update_agent(
+        "bot", {"policy": {"blocked_vendors": ["shady"], "allowed_rails": ["llm_api"]}}, "ops"
+    )
     with pytest.raises(PolicyDenied) as blocked:
         ledger.authorize("bot", req("0.01", vendor="shady", rail="llm_api"))
     assert blocked.value.details["rule"] == "blocked_vendors"
@@ -125,7 +136,9 @@ def test_backdated_spend_lands_in_its_own_window(runtime: Runtime, clock: Frozen
     assert view["spend"]["daily"] == "0.000000"
     assert view["spend"]["monthly"] == "0.900000"
     assert view["status"] == "active"
-    dup = ledger.record(SpendEvent(agent_id="bot", amount=usd("0.90"), occurred_at=yesterday, external_id="e1"))
+    dup = ledger.record(
+        SpendEvent(agent_id="bot", amount=usd("0.90"), occurred_at=yesterday, external_id="e1")
+    )
     assert dup.duplicate
     assert ledger.view("bot")["spend"]["monthly"] == "0.900000"
 
@@ -134,18 +147,24 @@ def test_tier_halt_rule_stops_an_experimental_agent_on_a_large_charge(runtime: R
     from spendwarden.ledger.agents import AgentSpec
 
     ledger = runtime.ledger
-    ledger.create_agent(AgentSpec(id="exp", tier="experimental", caps={"daily": usd("100"), "per_task": None}), "t")
+    ledger.create_agent(
+        AgentSpec(id="exp", tier="experimental", caps={"daily": usd("100"), "per_task": None}), "t"
+    )
     ledger.record(SpendEvent(agent_id="exp", amount=usd("1.50")))
     view = ledger.view("exp")
     assert view["status"] == "halted"
     assert view["status_reason"] == "auto_halt: max_single_charge"
 
 
-def test_staging_rule_halts_when_today_exceeds_150_percent_of_yesterday(runtime: Runtime, clock: FrozenClock) -> None:
+def test_staging_rule_halts_when_today_exceeds_150_percent_of_yesterday(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
     from spendwarden.ledger.agents import AgentSpec
 
     ledger = runtime.ledger
-    ledger.create_agent(AgentSpec(id="stg", tier="staging", caps={"daily": usd("100"), "per_task": None}), "t")
+    ledger.create_agent(
+        AgentSpec(id="stg", tier="staging", caps={"daily": usd("100"), "per_task": None}), "t"
+    )
     ledger.record(SpendEvent(agent_id="stg", amount=usd("2.00"), occurred_at=clock.now() - timedelta(days=1)))
     ledger.record(SpendEvent(agent_id="stg", amount=usd("2.90")))
     assert ledger.view("stg")["status"] == "active"

@@ -14,8 +14,10 @@ from tests.factories import make_agent
 def _seed(runtime: Runtime, n: int = 6) -> list[str]:
     make_agent(runtime.ledger, "bot", daily="100")
     make_agent(runtime.ledger, "other", daily="100")
-    ids = [runtime.ledger.record(SpendEvent(agent_id="bot", amount=usd("0.10") + i)).transaction["id"]
-           for i in range(n)]
+    ids = [
+        runtime.ledger.record(SpendEvent(agent_id="bot", amount=usd("0.10") + i)).transaction["id"]
+        for i in range(n)
+    ]
     runtime.ledger.record(SpendEvent(agent_id="other", amount=usd("0.10")))
     return ids
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from spendwarden.clock import to_us
+from spendwarden.db import hot
 from spendwarden.db import queries as q
-from spendwarden.db.tables.core import spend_counters
 from spendwarden.errors import AgentHalted, AgentRevoked, CapExceeded, InvalidState, NotFound, PolicyDenied
 from spendwarden.events import SpendEvent
 from spendwarden.ids import new_id
@@ -37,9 +37,9 @@ def committed_spend(ctx: TxContext, task_id: str | None) -> dict[str, int]:
     """What counts against each cap now: settled spend in the window plus open holds."""
     spent = current_spend(ctx, ctx.now_us, task_id)
     held = int(ctx.state["held"])
-    committed = {cap: spent.get(cap, 0) + held for cap in WINDOW_CAPS}
+    committed = {cap: spent[cap] + held for cap in WINDOW_CAPS}
     if task_id:
-        committed["per_task"] = spent.get("per_task", 0) + spent["_task_held"]
+        committed["per_task"] = spent["per_task"] + spent["_task_held"]
     return committed
 
 
@@ -97,7 +97,7 @@ def _take_hold(ctx: TxContext, req: AuthorizeRequest, ttl: int) -> dict[str, Any
         "created_at": ctx.now_us,
         "expires_at": to_us(ctx.now + timedelta(seconds=ttl)),
     }
-    q.insert_hold(ctx.conn, row)
+    hot.insert_hold(ctx.conn, ctx.store.is_postgres, row)
     _move_held(ctx, row, req.amount)
     return row
 
@@ -105,12 +105,7 @@ def _take_hold(ctx: TxContext, req: AuthorizeRequest, ttl: int) -> dict[str, Any
 def _move_held(ctx: TxContext, hold: dict[str, Any], delta: int) -> None:
     ctx.state["held"] = int(ctx.state["held"]) + delta
     if hold["task_id"]:
-        ctx.store.upsert_add(
-            ctx.conn,
-            spend_counters,
-            {"agent_id": ctx.agent.id, "scope": "per_task", "period": hold["task_id"]},
-            {"held": delta},
-        )
+        hot.add_held(ctx.conn, ctx.store.is_postgres, ctx.agent.id, "per_task", hold["task_id"], delta)
 
 
 def _open_hold_of(ctx: TxContext, hold_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from spendwarden.alerts.lifecycle import alert_public, raise_alert
 from spendwarden.clock import from_us, iso, to_us, utc
+from spendwarden.db import hot
 from spendwarden.db import queries as q
 from spendwarden.db.tables.core import spend_counters
 from spendwarden.events import SpendEvent
@@ -119,16 +120,12 @@ def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> 
 
 
 def current_spend(ctx: TxContext, at_us: int, task_id: str | None) -> dict[str, int]:
-    """Settled spend in each window containing ``at_us`` (and in the task), from counters."""
-    pairs = counter_keys(at_us, task_id)
-    found = q.get_counters(ctx.conn, ctx.agent.id, pairs)
-    spent = {
-        scope: int(found[(scope, period)]["amount"]) if (scope, period) in found else 0
-        for scope, period in pairs
-    }
-    spent["_task_held"] = (
-        int(found[("per_task", task_id)]["held"]) if task_id and ("per_task", task_id) in found else 0
-    )
+    """Settled spend in each window containing ``at_us`` (and in the task), from counters;
+    ``_task_held`` is what open holds reserve in the task."""
+    found = hot.counters(ctx.conn, ctx.store.is_postgres, ctx.agent.id, window_keys(from_us(at_us)), task_id)
+    spent = {scope: found.get(scope, (0, 0))[0] for scope in WINDOW_CAPS}
+    if task_id:
+        spent["per_task"], spent["_task_held"] = found.get("per_task", (0, 0))
     return spent
 
 

@@ -1,0 +1,123 @@
+"""Hand-written SQL for the authorization hot path, run on the raw DB-API connection.
+
+An authorization sits in front of every agent call, so its few statements skip
+SQLAlchemy's per-statement machinery (about 25 µs each) and go straight to the driver,
+inside the same transaction the store opened. Statements are written once with
+``:name`` parameters (sqlite3's style) and converted for psycopg.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection
+
+_PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+
+
+@cache
+def _sql(text: str, postgres: bool) -> str:
+    return _PARAM.sub(r"%(\1)s", text) if postgres else text
+
+
+def raw(conn: Connection) -> Any:
+    """The driver connection under a SQLAlchemy connection (same transaction)."""
+    return conn.connection.dbapi_connection
+
+
+def fetch_one(conn: Connection, postgres: bool, text: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    cur = raw(conn).execute(_sql(text, postgres), params)
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def fetch_all(conn: Connection, postgres: bool, text: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return list(raw(conn).execute(_sql(text, postgres), params).fetchall())
+
+
+def execute(conn: Connection, postgres: bool, text: str, params: dict[str, Any]) -> None:
+    raw(conn).execute(_sql(text, postgres), params)
+
+
+_LOCK = """
+SELECT s.seq AS s_seq, s.head_id AS s_head_id, s.head_hash AS s_head_hash, s.held AS s_held,
+       s.signal_state AS s_signal_state, a.*
+FROM agent_state s JOIN agents a ON a.id = s.agent_id
+WHERE s.agent_id = :agent_id"""
+
+
+def lock_agent(
+    conn: Connection, postgres: bool, agent_id: str
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Lock the agent's state row and read it together with the agent: one round trip."""
+    text = _LOCK + (" FOR UPDATE OF s" if postgres else "")
+    row = fetch_one(conn, postgres, text, {"agent_id": agent_id})
+    if row is None:
+        return None
+    state = {
+        "agent_id": agent_id,
+        "seq": row.pop("s_seq"),
+        "head_id": row.pop("s_head_id"),
+        "head_hash": row.pop("s_head_hash"),
+        "held": row.pop("s_held"),
+        "signal_state": row.pop("s_signal_state"),
+    }
+    return state, row
+
+
+_COUNTERS = """
+SELECT scope, period, amount, held FROM spend_counters
+WHERE agent_id = :agent_id AND (
+  (scope = 'hourly' AND period = :hourly) OR (scope = 'daily' AND period = :daily) OR
+  (scope = 'weekly' AND period = :weekly) OR (scope = 'monthly' AND period = :monthly) OR
+  (scope = 'total' AND period = :total) OR (scope = 'per_task' AND period = :per_task))"""
+
+
+def counters(
+    conn: Connection, postgres: bool, agent_id: str, keys: dict[str, str], task_id: str | None
+) -> dict[str, tuple[int, int]]:
+    """(settled, held) per scope for the windows in ``keys`` and the task, in one query."""
+    params = {"agent_id": agent_id, **keys, "per_task": task_id or ""}
+    return {
+        scope: (int(amount), int(held))
+        for scope, _p, amount, held in fetch_all(conn, postgres, _COUNTERS, params)
+    }
+
+
+_ADD_HELD = """
+INSERT INTO spend_counters (agent_id, scope, period, amount, held, count)
+VALUES (:agent_id, :scope, :period, 0, :held, 0)
+ON CONFLICT (agent_id, scope, period) DO UPDATE SET held = spend_counters.held + excluded.held"""
+
+
+def add_held(conn: Connection, postgres: bool, agent_id: str, scope: str, period: str, delta: int) -> None:
+    execute(
+        conn, postgres, _ADD_HELD, {"agent_id": agent_id, "scope": scope, "period": period, "held": delta}
+    )
+
+
+HOLD_COLUMNS = (
+    "id", "agent_id", "amount", "status", "vendor", "rail", "tool", "model", "endpoint", "task_id", "user_id",
+    "kind", "metadata", "created_at", "expires_at",
+)  # fmt: skip
+_INSERT_HOLD = (
+    f"INSERT INTO holds ({', '.join(HOLD_COLUMNS)}) VALUES ({', '.join(':' + c for c in HOLD_COLUMNS)})"
+)
+
+
+def insert_hold(conn: Connection, postgres: bool, row: dict[str, Any]) -> None:
+    execute(conn, postgres, _INSERT_HOLD, row)
+
+
+@cache
+def _update_state_sql(columns: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{c} = :{c}" for c in columns)
+    return f"UPDATE agent_state SET {sets} WHERE agent_id = :agent_id"
+
+
+def update_state(conn: Connection, postgres: bool, agent_id: str, values: dict[str, Any]) -> None:
+    execute(conn, postgres, _update_state_sql(tuple(sorted(values))), {**values, "agent_id": agent_id})
