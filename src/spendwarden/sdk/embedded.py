@@ -1,0 +1,186 @@
+"""Embedded mode: the ledger in this process on a SQLite file, behind the SDK's interface.
+
+The request bodies are validated with the API's own schemas and turned into ledger
+calls by the API's own converters, and every exception is mapped through the same
+table as an HTTP error body. So an agent can move between embedded and server mode
+by changing how it builds its client, nothing else.
+
+Authentication: with ``key`` the key is checked on every call (``ledger.authenticate``),
+so a revoked key is refused on the very next call, as on a server. With only
+``agent_id`` the process is trusted as that agent (it holds the database file anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from spendwarden.errors import Forbidden, SpendwardenError, Unauthenticated, ValidationFailed
+from spendwarden.sdk.errors import from_domain
+from spendwarden.sdk.ops import TASK_EVENT_TYPES, Operation
+
+if TYPE_CHECKING:
+    from spendwarden.runtime import Runtime
+
+Handler = Callable[["EmbeddedTransport", str, Operation], dict[str, Any]]
+
+
+def sqlite_url(path: str) -> str:
+    return path if "://" in path else f"sqlite:///{path}"
+
+
+def open_runtime(path: str = "./spendwarden.db") -> Runtime:
+    """Build (and migrate) a runtime on a SQLite file or any database URL."""
+    from spendwarden.config import Settings
+    from spendwarden.runtime import build_runtime
+
+    return build_runtime(Settings(database_url=sqlite_url(path)))
+
+
+def create_agent(
+    target: str | Runtime = "./spendwarden.db",
+    agent_id: str = "my-agent",
+    *,
+    tier: str = "experimental",
+    caps: dict[str, object] | None = None,
+    name: str | None = None,
+    owner: str = "",
+) -> str:
+    """Quickstart helper: create an agent in a local database and return its API key (shown once)."""
+    from spendwarden.ledger.agents import AgentSpec
+    from spendwarden.money import parse_amount
+
+    runtime = open_runtime(target) if isinstance(target, str) else target
+    try:
+        parsed = {k: None if v is None else parse_amount(v, field=k) for k, v in (caps or {}).items()}
+        spec = AgentSpec(id=agent_id, name=name, owner=owner, tier=tier, caps=parsed)
+        _, key = runtime.ledger.create_agent(spec, actor="sdk")
+    except SpendwardenError as exc:
+        raise from_domain(exc) from exc
+    finally:
+        if isinstance(target, str):
+            runtime.close()
+    return key
+
+
+def validation_failed(exc: ValidationError) -> ValidationFailed:
+    """The API's 422 for a body that fails its schema, built from the same pydantic errors."""
+    errors = [
+        {"loc": ["body", *(str(p) for p in e["loc"])], "msg": str(e["msg"]), "type": str(e["type"])}
+        for e in exc.errors()
+    ]
+    message = "The request is not valid."
+    if errors:
+        message = f"{'.'.join(errors[0]['loc'][1:])}: {errors[0]['msg']}"
+    return ValidationFailed(message, errors=errors[:20])
+
+
+class EmbeddedTransport:
+    """Runs operations against an in-process ``Runtime``."""
+
+    def __init__(
+        self, runtime: Runtime, *, key: str | None = None, agent_id: str | None = None, owns: bool = False
+    ) -> None:
+        if not key and not agent_id:
+            raise Unauthenticated("Embedded mode needs an API key or an agent_id.")
+        self.runtime = runtime
+        self.key = key
+        self.agent_id = agent_id
+        self.owns = owns
+
+    def calling_agent(self) -> str:
+        if not self.key:
+            assert self.agent_id is not None
+            return self.agent_id
+        principal = self.runtime.ledger.authenticate(self.key)
+        if principal.kind != "agent" or principal.agent_id is None:
+            raise Forbidden("This endpoint needs an agent API key.")
+        if self.agent_id and principal.agent_id != self.agent_id:
+            raise Forbidden("This key belongs to another agent.", agent_id=principal.agent_id)
+        return principal.agent_id
+
+    def send(self, op: Operation) -> dict[str, Any]:
+        try:
+            return HANDLERS[op.name](self, self.calling_agent(), op)
+        except ValidationError as exc:
+            raise validation_failed(exc) from None
+        except SpendwardenError as exc:
+            raise from_domain(exc) from exc
+
+    def close(self) -> None:
+        if self.owns:
+            self.runtime.close()
+
+
+class AsyncEmbeddedTransport:
+    """The embedded transport for ``AsyncClient``: ledger calls run in a worker thread."""
+
+    def __init__(self, inner: EmbeddedTransport) -> None:
+        self.inner = inner
+
+    async def send(self, op: Operation) -> dict[str, Any]:
+        return await asyncio.to_thread(self.inner.send, op)
+
+    async def aclose(self) -> None:
+        self.inner.close()
+
+
+def _authorize(t: EmbeddedTransport, agent_id: str, op: Operation) -> dict[str, Any]:
+    from spendwarden.api.convert import authorize_request
+    from spendwarden.api.schemas import AuthorizeBody
+
+    body = AuthorizeBody.model_validate(op.body)
+    return t.runtime.ledger.authorize(
+        agent_id, authorize_request(body), op.idempotency_key or body.idempotency_key
+    )
+
+
+def _settle(t: EmbeddedTransport, agent_id: str, op: Operation) -> dict[str, Any]:
+    from spendwarden.api.convert import settle_event
+    from spendwarden.api.schemas import SettleBody
+
+    body = SettleBody.model_validate(op.body)
+    event, provider = settle_event(agent_id, body)
+    assert op.target is not None
+    key = op.idempotency_key or body.idempotency_key
+    return t.runtime.ledger.settle(agent_id, op.target, event, key, provider)
+
+
+def _void(t: EmbeddedTransport, agent_id: str, op: Operation) -> dict[str, Any]:
+    assert op.target is not None
+    return t.runtime.ledger.void(agent_id, op.target)
+
+
+def _record(t: EmbeddedTransport, agent_id: str, op: Operation) -> dict[str, Any]:
+    from spendwarden.api.convert import transaction_event
+    from spendwarden.api.schemas import TransactionBody
+
+    body = TransactionBody.model_validate(op.body)
+    ledger = t.runtime.ledger
+    recorded = ledger.record(transaction_event(ledger.core, agent_id, body))
+    return {"transaction": recorded.transaction, "duplicate": recorded.duplicate}
+
+
+def _me(t: EmbeddedTransport, agent_id: str, op: Operation) -> dict[str, Any]:
+    return t.runtime.ledger.view(agent_id)
+
+
+def _task_event(t: EmbeddedTransport, agent_id: str, op: Operation) -> dict[str, Any]:
+    body = dict(op.body or {})
+    if body.get("type") not in TASK_EVENT_TYPES:
+        raise ValidationFailed(f"type: must be one of {', '.join(TASK_EVENT_TYPES)}", field="type")
+    t.runtime.ledger.view(agent_id)
+    return {"accepted": True, **body}
+
+
+HANDLERS: dict[str, Handler] = {
+    "authorize": _authorize,
+    "settle": _settle,
+    "void": _void,
+    "record": _record,
+    "me": _me,
+    "task_event": _task_event,
+}
