@@ -59,4 +59,10 @@ def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
 
 
 # Parts that need more than a router (static files, middleware) add a hook here.
-APP_HOOKS: list[Callable[[FastAPI, Runtime], None]] = []
+def _web_hook(app: FastAPI, runtime: Runtime) -> None:
+    from spendwarden.web import install_web
+
+    install_web(app, runtime)
+
+
+APP_HOOKS: list[Callable[[FastAPI, Runtime], None]] = [_web_hook]

@@ -1,0 +1,186 @@
+"""The dashboard in a real browser against a real server: sign in, the seeded fleet, a live
+alert while events arrive, halt and resume from the page. Saves docs/screenshots/*.png."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from spendwarden.config import Settings
+from spendwarden.runtime import Runtime, build_runtime
+from tests.web.conftest import SCREENSHOTS
+from tests.web.seed import seed_fleet
+from tests.web.server import serve
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ADMIN_TOKEN = "dashboard-admin-token-0123456789"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 812}
+
+
+@dataclass
+class Fleet:
+    url: str
+    runtime: Runtime
+    keys: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def fleet(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    db = tmp_path_factory.mktemp("dashboard") / "spendwarden.db"
+    settings = Settings(database_url=f"sqlite:///{db}", admin_token=ADMIN_TOKEN, sweep_interval_seconds=0.5)
+    runtime = build_runtime(settings)
+    keys = seed_fleet(runtime.ledger, datetime.now(UTC))
+    with serve(runtime) as url:
+        yield Fleet(url, runtime, keys)
+    runtime.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(250)  # let charts finish their first paint
+    path: Path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size < 300_000, f"{path.name} is {path.stat().st_size} bytes"
+
+
+def sign_in(page: Any, url: str, token: str = ADMIN_TOKEN) -> None:
+    page.goto(url + "/")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#agents-table tbody tr")
+
+
+def open_page(
+    browser: Any, fleet: Fleet, *, scheme: str = "light", viewport: dict[str, int] = DESKTOP
+) -> Any:
+    context = browser.new_context(viewport=viewport, color_scheme=scheme, device_scale_factor=1)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors
+    return page
+
+
+def test_sign_in_and_every_view(browser: Any, fleet: Fleet) -> None:
+    for scheme in ("light", "dark"):
+        page = open_page(browser, fleet, scheme=scheme)
+        page.goto(fleet.url + "/")
+        page.wait_for_selector("#token")
+        shot(page, f"signin-{scheme}")
+        sign_in(page, fleet.url)
+        rows = page.locator("#agents-table tbody tr")
+        assert rows.count() == 5
+        page.wait_for_selector("#fleet-chart .uplot")
+        shot(page, f"fleet-{scheme}")
+
+        page.click("#agents-table a:text('research-bot')")
+        page.wait_for_selector("#caps .cap")
+        page.wait_for_selector("#agent-chart .uplot")
+        shot(page, f"agent-{scheme}")
+
+        page.goto(fleet.url + "/#/alerts")
+        page.wait_for_selector("#alerts-list section, #alerts-list .unavailable")
+        shot(page, f"alerts-{scheme}")
+
+        page.goto(fleet.url + "/#/transactions?agent_id=scraper")
+        page.wait_for_selector("#txn-table tbody tr[data-txn]")
+        assert (
+            page.locator("#txn-table tbody tr[data-txn] td:nth-child(2)").all_inner_texts()
+            == ["scraper"] * 50
+        )
+        shot(page, f"transactions-{scheme}")
+
+        page.locator("#txn-table tbody tr[data-txn]").first.click()
+        page.wait_for_selector("#chain-status .badge")
+        assert "chain intact" in page.inner_text("#chain-status")
+        assert len(page.inner_text("#entry-hash")) == 64
+        shot(page, f"ledger-entry-{scheme}")
+        assert page.js_errors == []
+        page.context.close()
+
+
+def test_phone_width(browser: Any, fleet: Fleet) -> None:
+    page = open_page(browser, fleet, viewport=PHONE)
+    sign_in(page, fleet.url)
+    page.wait_for_selector("#fleet-chart .uplot")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width}px)"
+    shot(page, "fleet-phone")
+    assert page.js_errors == []
+    page.context.close()
+
+
+def test_viewer_sees_no_buttons(browser: Any, fleet: Fleet) -> None:
+    from spendwarden.ledger.admin import create_token
+
+    token = create_token(fleet.runtime.ledger.core, "viewer", "wallboard", actor="test")
+    page = open_page(browser, fleet)
+    sign_in(page, fleet.url, token)
+    assert "read-only" in page.inner_text("#whoami")
+    page.goto(fleet.url + "/#/agents/support-bot")
+    page.wait_for_selector("#caps")
+    assert page.locator("#halt").count() == 0
+    assert page.locator("#agent-actions").count() == 0
+    page.context.close()
+
+
+def authorize(fleet: Fleet, agent_id: str) -> httpx.Response:
+    return httpx.post(
+        fleet.url + "/v1/authorize",
+        json={"amount_usd": "0.01", "vendor": "anthropic", "rail": "llm_api"},
+        headers={"Authorization": f"Bearer {fleet.keys[agent_id]}"},
+    )
+
+
+def feed_runaway(fleet: Fleet) -> str:
+    """The scraper starts looping: the same paid crawl over and over, past its daily cap."""
+    headers = {"Authorization": f"Bearer {fleet.keys['scraper']}"}
+    with httpx.Client(base_url=fleet.url, headers=headers) as client:
+        for i in range(40):
+            body = {
+                "amount_usd": "1.500000",
+                "rail": "x402",
+                "vendor": "firecrawl",
+                "tool": "crawl",
+                "endpoint": "https://api.firecrawl.dev/v1/crawl",
+                "kind": "payment",
+                "external_id": f"loop-{i}",
+            }
+            client.post("/v1/transactions", json=body).raise_for_status()
+    return "cap_breach"
+
+
+def test_live_alert_then_halt_and_resume(browser: Any, fleet: Fleet) -> None:
+    page = open_page(browser, fleet)
+    sign_in(page, fleet.url)
+    page.goto(fleet.url + "/#/alerts")
+    page.wait_for_selector("#alerts-list section")
+    page.wait_for_selector("#live[data-state=live], #live[data-state=polling]")
+    live = page.get_attribute("#live", "data-state") == "live"
+
+    rule = feed_runaway(fleet)
+    page.wait_for_selector(f"#alerts-list [data-rule={rule}]", timeout=1500 if live else 8000)
+    shot(page, "alerts-live")
+
+    page.goto(fleet.url + "/#/agents/support-bot")
+    page.click("#halt")
+    page.fill("dialog textarea[name=reason]", "Investigating a refund loop")
+    page.click("#confirm-action")
+    page.wait_for_selector("#agent-status .b-halted")
+    assert authorize(fleet, "support-bot").status_code == 423
+
+    page.click("#resume")
+    page.fill("dialog textarea[name=reason]", "Refund loop fixed")
+    page.click("#confirm-action")
+    page.wait_for_selector("#agent-status .b-active")
+    assert authorize(fleet, "support-bot").status_code == 200
+    assert page.js_errors == []
+    page.context.close()
