@@ -6,6 +6,8 @@ Values come from ``SPENDWARDEN_*`` environment variables (or a ``.env`` file).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -47,6 +49,17 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(200, ge=1, description="Burst size for the per-key rate limit.")
     db_pool_size: int = Field(20, ge=1, description="PostgreSQL connection pool size per process.")
+    signals: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fleet-wide detector thresholds as JSON (e.g. {\"velocity_ratio\": 4}); "
+        "each agent's `signals` overrides them.",
+    )
+    notify_max_attempts: int = Field(
+        200, ge=1, description="Attempts per alert delivery before it is marked failed (backoff caps at 5 min)."
+    )
+    notify_timeout_seconds: float = Field(
+        5.0, gt=0, description="HTTP timeout for one notification (Slack, Telegram, PagerDuty, webhook)."
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

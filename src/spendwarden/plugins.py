@@ -14,4 +14,6 @@ if TYPE_CHECKING:
 
 
 def installers() -> list[Callable[[Runtime], None]]:
-    return []
+    from spendwarden.alerts.plugin import install as install_alerts
+
+    return [install_alerts]

@@ -1,8 +1,12 @@
 """Raising and resolving alerts with deduplication.
 
 A persisting condition is one open alert: raising the same ``dedupe_key`` again bumps
-its count and figures instead of opening another. Callers hold the agent's lock, so two
-writers can never open the same alert twice.
+its count and figures instead of opening another (an acknowledged alert still dedupes; a
+resolved one does not). Callers hold the agent's lock, so two writers can never open the
+same alert twice.
+
+Opening and resolving also enqueue notifications into the delivery outbox in the same
+transaction, so an alert that was recorded is never lost on its way to a person.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from spendwarden.alerts.outbox import enqueue
 from spendwarden.clock import iso
 from spendwarden.db import queries as q
 from spendwarden.ids import new_id
@@ -54,6 +59,7 @@ def raise_alert(
         "last_seen_at": at,
     }
     q.insert_alert(conn, row)
+    enqueue(conn, row, "trigger", at)
     return row, True
 
 
@@ -62,10 +68,28 @@ def resolve_by_key(conn: Connection, dedupe_key: str, at: int, by: str = "system
     existing = q.open_alert(conn, dedupe_key)
     if existing is None:
         return None
+    return resolve_row(conn, existing, at, by)
+
+
+def resolve_row(conn: Connection, row: dict[str, Any], at: int, by: str) -> dict[str, Any]:
+    """Resolve this alert (idempotent) and tell the channels that were told it opened."""
+    if row["status"] == "resolved":
+        return row
     values = {"status": "resolved", "resolved_at": at, "resolved_by": by}
-    q.update_alert(conn, existing["id"], values)
-    existing.update(values)
-    return existing
+    q.update_alert(conn, row["id"], values)
+    row.update(values)
+    enqueue(conn, row, "resolve", at)
+    return row
+
+
+def acknowledge_row(conn: Connection, row: dict[str, Any], at: int, by: str) -> dict[str, Any]:
+    """A person has seen it: it stays deduplicated (no new alert) until it resolves."""
+    if row["status"] != "open":
+        return row
+    values = {"status": "acknowledged", "acknowledged_at": at, "acknowledged_by": by}
+    q.update_alert(conn, row["id"], values)
+    row.update(values)
+    return row
 
 
 def alert_public(row: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,11 @@ CORE_ROUTERS: list[APIRouter] = [health.router, spend.router, agents.router, led
 
 def extra_routers() -> list[APIRouter]:
     """Routers contributed by the signals, analytics, ingest and web parts."""
-    return []
+    routers: list[APIRouter] = []
+    from spendwarden.api.routes import alerts, channels, stream, tasks  # signals
+
+    routers += [alerts.router, tasks.router, channels.router, stream.router]
+    return routers
 
 
 def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
