@@ -140,22 +140,23 @@ def authorize(fleet: Fleet, agent_id: str) -> httpx.Response:
     )
 
 
+def signals_installed(runtime: Runtime) -> bool:
+    return any(type(o).__module__.startswith("spendwarden.signals") for o in runtime.ledger.core.observers)
+
+
 def feed_runaway(fleet: Fleet) -> str:
-    """The scraper starts looping: the same paid crawl over and over, past its daily cap."""
+    """The scraper starts looping: the same paid crawl over and over. With the signals part
+    installed that is a ``runaway_loop``; without it, the loop runs past the daily cap and the
+    ledger's own ``cap_breach`` fires."""
+    loop_detector = signals_installed(fleet.runtime)
+    amount = "0.050000" if loop_detector else "1.500000"
     headers = {"Authorization": f"Bearer {fleet.keys['scraper']}"}
+    body = {"amount_usd": amount, "rail": "x402", "vendor": "firecrawl", "tool": "crawl", "kind": "payment"}
+    body["endpoint"] = "https://api.firecrawl.dev/v1/crawl"
     with httpx.Client(base_url=fleet.url, headers=headers) as client:
         for i in range(40):
-            body = {
-                "amount_usd": "1.500000",
-                "rail": "x402",
-                "vendor": "firecrawl",
-                "tool": "crawl",
-                "endpoint": "https://api.firecrawl.dev/v1/crawl",
-                "kind": "payment",
-                "external_id": f"loop-{i}",
-            }
-            client.post("/v1/transactions", json=body).raise_for_status()
-    return "cap_breach"
+            client.post("/v1/transactions", json={**body, "external_id": f"loop-{i}"}).raise_for_status()
+    return "runaway_loop" if loop_detector else "cap_breach"
 
 
 def test_live_alert_then_halt_and_resume(browser: Any, fleet: Fleet) -> None:

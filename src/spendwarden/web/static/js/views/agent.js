@@ -2,7 +2,7 @@
 // cost per task, tool and rail mix, recent transactions and alerts.
 import { h, panel, replace, unavailable, badge, bar, toast } from "../dom.js";
 import { usd, exact, toMicros, toNumber, pct } from "../money.js";
-import { ago, clockTime, debounce, label, when } from "../fmt.js";
+import { ago, clockTime, debounce, label } from "../fmt.js";
 import { get, optional } from "../api.js";
 import { timeChart, destroyCharts, PALETTE } from "../charts.js";
 import { recentTransactions, bucketize, mix, costPerTask } from "../data.js";
@@ -74,9 +74,9 @@ function transactionsPanel(items, id) {
 }
 
 function drawSpend(box, recent, analytics) {
-  const data = agentSeries(analytics, recent.items) || bucketize(recent.items, { dimension: "agent", top: 1 });
+  const data = agentSeries(analytics) || bucketize(recent.items, { dimension: "agent", top: 1 });
   const series = data.series.slice(0, 1).map((s) => ({ ...s, label: "spend / hour", fill: true }));
-  const baseline = analytics.data && analytics.data.baseline_per_hour;
+  const baseline = analytics.baseline;
   if (baseline !== undefined && baseline !== null) {
     const m = toMicros(baseline);
     series.push({ label: "baseline", values: data.times.map(() => toNumber(m)), micros: data.times.map(() => m), color: "#94a3b8", dash: [6, 4], width: 1.5 });
@@ -94,14 +94,25 @@ function drawTasks(box, recent) {
 function signalsLine(analytics) {
   if (analytics.missing) return unavailable("Velocity, baseline and anomaly score", analytics.reason);
   const d = analytics.data;
-  const item = (k, v) => h("div", {}, h("dt", {}, k), h("dd", {}, v));
-  return h("dl", { class: "kv" }, [
-    item("Velocity", d.velocity_per_hour !== undefined ? `${usd(d.velocity_per_hour)}/h` : "—"),
-    item("Baseline", d.baseline_per_hour !== undefined ? `${usd(d.baseline_per_hour)}/h` : "—"),
-    item("Burn rate", d.burn_per_day !== undefined ? `${usd(d.burn_per_day)}/day` : "—"),
-    item("Days until empty", d.days_until_empty ?? "—"),
-    item("Anomaly score", d.anomaly_score !== undefined && d.anomaly_score !== null ? Number(d.anomaly_score).toFixed(2) : "—"),
-  ].flatMap((x) => [...x.childNodes]));
+  const v = d.velocity || {};
+  const burn = d.burn || {};
+  const cpt = d.cost_per_task || {};
+  const score = d.anomaly ? Number(d.anomaly.score) : null;
+  const wow = cpt.week_over_week;
+  const rows = [
+    ["Velocity", v.usd_per_hour !== undefined ? `${usd(v.usd_per_hour)}/h` : "—", v.ratio ? `${Number(v.ratio).toFixed(1)}× baseline` : null],
+    ["Baseline", v.baseline_usd_per_hour !== undefined ? `${usd(v.baseline_usd_per_hour)}/h` : "—", null],
+    ["Burn rate", burn.usd_per_day !== undefined ? `${usd(burn.usd_per_day)}/day` : "—",
+      burn.days_until_empty !== null && burn.days_until_empty !== undefined ? `empty in ${Number(burn.days_until_empty).toFixed(1)} d` : null],
+    ["Cost per task", cpt.average_usd_7d ? usd(cpt.average_usd_7d) : "—",
+      wow !== null && wow !== undefined ? `${wow >= 0 ? "+" : ""}${pct(wow)} week over week` : null],
+    ["Retry cost", d.retry_cost_ratio !== undefined ? pct(d.retry_cost_ratio, 1) : "—", null],
+    ["Failure rate", d.failure_rate !== undefined ? pct(d.failure_rate, 1) : "—", null],
+  ];
+  return h("div", { class: "stack", style: { gap: "10px" } },
+    score === null ? null : h("div", { class: "row", id: "anomaly" }, h("span", { class: "muted" }, "Anomaly score"), h("span", { class: "spacer" }),
+      h("strong", { class: score >= 0.7 ? "delta-up" : "" }, score.toFixed(2)), h("div", { style: { width: "90px" } }, bar(score))),
+    h("dl", { class: "kv" }, rows.flatMap(([k, val, note]) => [h("dt", {}, k), h("dd", {}, val, note ? h("span", { class: "faint" }, ` · ${note}`) : null)])));
 }
 
 export async function renderAgent(root, ctx, id) {
@@ -124,7 +135,7 @@ export async function renderAgent(root, ctx, id) {
         h("div", { class: "stack" }, capsPanel(agent), panel("Signals", signalsLine(analytics)))),
       h("div", { class: "grid cols-3-1" },
         panel("Cost per task", taskBox, { hint: "each point is one task, by start time" }),
-        h("div", { class: "stack" }, mixPanel("Tool mix", mix(recent.items, "tool")), mixPanel("Rail mix", mix(recent.items, "rail")))),
+        h("div", { class: "stack" }, mixPanel("Tool mix", analytics.toolMix || mix(recent.items, "tool")), mixPanel("Rail mix", analytics.railMix || mix(recent.items, "rail")))),
       h("div", { class: "grid cols-3-1" }, transactionsPanel(recent.items, id), panel("Alerts", alertsBody, { cls: "flush" })));
     drawSpend(spendBox, recent, analytics);
     drawTasks(taskBox, recent);
@@ -141,4 +152,3 @@ export async function renderAgent(root, ctx, id) {
   }));
 }
 
-export { when };

@@ -31,7 +31,7 @@ function spendNow(agents, analytics) {
   const month = sum(agents.map((a) => a.spend.monthly));
   const budget = sum(agents.map((a) => a.caps.monthly || 0));
   const { elapsed } = monthProgress();
-  const forecast = analytics.forecast ? toMicros(analytics.forecast.projected) : (elapsed > 0 ? BigInt(Math.round(Number(month) / elapsed)) : month);
+  const forecast = analytics.forecast && analytics.forecast.projected ? toMicros(analytics.forecast.projected) : (elapsed > 0 ? BigInt(Math.round(Number(month) / elapsed)) : month);
   const source = analytics.forecast ? analytics.forecast.label : "linear, month to date";
   const budgetFoot = budget > 0n
     ? h("div", {}, h("div", { class: "row" }, `${pct(Number(forecast) / Number(budget))} of ${usd(budget)} budget`), bar(Number(forecast) / Number(budget)))
@@ -138,6 +138,15 @@ function alertsPanel(result, ctx, reload) {
   return panel("Open alerts", body, { cls: "flush", actions: h("a", { href: "#/alerts", class: "btn btn-sm btn-ghost" }, "All alerts →") });
 }
 
+// A new alert shows at once from the stream payload; the full refresh follows.
+function showAlertNow(alert, ctx, reload) {
+  const list = document.getElementById("open-alerts");
+  if (!list || list.querySelector(`[data-alert-id="${CSS.escape(alert.id)}"]`)) return;
+  const row = alertRow(alert, { readOnly: ctx.session.readOnly, onChange: reload, compact: true, fresh: true });
+  if (list.classList.contains("alert-list")) list.prepend(row);
+  else list.replaceWith(h("div", { class: "alert-list", id: "open-alerts" }, row));
+}
+
 export async function renderFleet(root, ctx) {
   const head = h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Fleet"), h("div", { class: "sub", id: "fleet-sub" }, "Loading…")));
   const body = h("div", { class: "stack" });
@@ -170,5 +179,8 @@ export async function renderFleet(root, ctx) {
   }
   await load();
   const refresh = debounce(() => { if (drawn) load().catch(() => {}); }, 600);
-  ctx.setCleanup(ctx.onLive((kind) => { if (["transaction", "alert", "agent", "poll"].includes(kind)) refresh(); }));
+  ctx.setCleanup(ctx.onLive((kind, payload) => {
+    if (kind === "alert" && payload && payload.status === "open") showAlertNow(payload, ctx, load);
+    if (["transaction", "alert", "agent", "poll"].includes(kind)) refresh();
+  }));
 }
