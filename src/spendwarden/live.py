@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from spendwarden.ledger.context import Emitted
 
 
@@ -63,3 +65,79 @@ class Hub:
                 if queue.full():
                     queue.get_nowait()
                 queue.put_nowait(event)
+
+
+CHANNEL = "spendwarden_live"
+NOTIFY_LIMIT = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+
+
+class PgBridge:
+    """Carries live events across replicas with PostgreSQL LISTEN/NOTIFY.
+
+    Every replica NOTIFYs what it commits and LISTENs on one connection; what it hears
+    (its own events included) goes to its local hub, so each SSE stream shows every
+    replica's events exactly once. A payload too big for NOTIFY travels without its body
+    (``truncated: true``); subscribers can fetch the object by id.
+    """
+
+    def __init__(self, url: str, hub: Hub) -> None:
+        self.conninfo = "postgresql://" + url.split("://", 1)[1]
+        self.hub = hub
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._send_lock = threading.Lock()
+        self._sender: Any = None
+
+    def publish(self, events: list[Emitted]) -> None:
+        payloads = [_notify_payload(e) for e in events]
+        with self._send_lock:
+            try:
+                conn = self._connection()
+                for payload in payloads:
+                    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+            except Exception:  # a lost connection must never fail the write that already committed
+                self._sender = None
+
+    def _connection(self) -> Any:
+        import psycopg
+
+        if self._sender is None or self._sender.closed:
+            self._sender = psycopg.connect(self.conninfo, autocommit=True)
+        return self._sender
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._listen, name="pg-listen", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._sender is not None:
+            self._sender.close()
+
+    def _listen(self) -> None:
+        import psycopg
+
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            self.hub.publish([_from_payload(note.payload)])
+            except Exception:
+                self._stop.wait(1.0)  # reconnect after a pause
+
+
+def _notify_payload(event: Emitted) -> str:
+    text = orjson.dumps({"k": event.kind, "n": event.name, "p": event.payload}).decode()
+    if len(text.encode()) <= NOTIFY_LIMIT:
+        return text
+    slim = {"id": event.payload.get("id"), "agent_id": event.payload.get("agent_id"), "truncated": True}
+    return orjson.dumps({"k": event.kind, "n": event.name, "p": slim}).decode()
+
+
+def _from_payload(text: str) -> Emitted:
+    data = orjson.loads(text)
+    return Emitted(data["k"], data["n"], data["p"])

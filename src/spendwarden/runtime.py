@@ -15,7 +15,7 @@ from spendwarden.config import Settings
 from spendwarden.db.migrate import upgrade
 from spendwarden.db.store import Store
 from spendwarden.ledger.service import Ledger
-from spendwarden.live import Hub
+from spendwarden.live import Hub, PgBridge
 from spendwarden.workers import Workers
 
 
@@ -27,18 +27,37 @@ class Runtime:
     hub: Hub
     workers: Workers = field(default_factory=Workers)
     periodic: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
+    bridge: PgBridge | None = None
 
     @property
     def clock(self) -> Clock:
         return self.ledger.clock
 
-    def sweep(self) -> None:
-        """One round of periodic work: hold expiry, then every registered job."""
-        self.ledger.expire_holds()
-        for _name, job in self.periodic:
-            job()
+    def sweep(self) -> bool:
+        """One round of periodic work: hold expiry, then every registered job.
+
+        With several replicas on PostgreSQL only the one holding the advisory lock runs a
+        round; the others skip it (returns whether this process ran it).
+        """
+        with self.store.leader_lock("sweeper") as leader:
+            if not leader:
+                return False
+            self.ledger.expire_holds()
+            for _name, job in self.periodic:
+                job()
+        return True
+
+    def start_live(self) -> None:
+        """Start carrying live events across replicas (PostgreSQL only)."""
+        if self.bridge is not None:
+            self.bridge.start()
+
+    def stop_live(self) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
 
     def close(self) -> None:
+        self.stop_live()
         self.store.dispose()
 
 
@@ -51,8 +70,9 @@ def build_runtime(
     store = Store(settings.database_url, pool_size=settings.db_pool_size)
     ledger = Ledger(store, settings, clock or SystemClock())
     hub = Hub()
-    ledger.core.publishers.append(hub.publish)
-    runtime = Runtime(settings=settings, store=store, ledger=ledger, hub=hub)
+    bridge = PgBridge(store.url, hub) if store.is_postgres else None
+    ledger.core.publishers.append(bridge.publish if bridge is not None else hub.publish)
+    runtime = Runtime(settings=settings, store=store, ledger=ledger, hub=hub, bridge=bridge)
     from spendwarden.plugins import installers
 
     for install in installers():

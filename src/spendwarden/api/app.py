@@ -25,6 +25,9 @@ def extra_routers() -> list[APIRouter]:
     from spendwarden.api.routes import alerts, channels, stream, tasks  # signals
 
     routers += [alerts.router, tasks.router, channels.router, stream.router]
+    from spendwarden.api.routes import analytics, metrics, reports  # analytics
+
+    routers += [analytics.router, reports.router, metrics.router]
     return routers
 
 
@@ -32,6 +35,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.hub.bind(asyncio.get_running_loop())
+        runtime.start_live()
         if run_workers:
             runtime.workers.add("sweeper", runtime.settings.sweep_interval_seconds, runtime.sweep)
             runtime.workers.start()
@@ -39,6 +43,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
             yield
         finally:
             await runtime.workers.stop()
+            runtime.stop_live()
 
     app = FastAPI(
         title="Spendwarden",
@@ -69,4 +74,10 @@ def _web_hook(app: FastAPI, runtime: Runtime) -> None:
     install_web(app, runtime)
 
 
-APP_HOOKS: list[Callable[[FastAPI, Runtime], None]] = [_web_hook]
+def _analytics_hook(app: FastAPI, runtime: Runtime) -> None:
+    from spendwarden.analytics.metrics import install_metrics
+
+    install_metrics(app, runtime)
+
+
+APP_HOOKS: list[Callable[[FastAPI, Runtime], None]] = [_web_hook, _analytics_hook]

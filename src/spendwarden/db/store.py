@@ -7,6 +7,7 @@ state row. Everything that changes an agent's money runs inside it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -64,6 +65,24 @@ class Store:
             set_={col: table.c[col] + stmt.excluded[col] for col in deltas},
         )
         conn.execute(stmt)
+
+    @contextmanager
+    def leader_lock(self, name: str) -> Iterator[bool]:
+        """Yield True in exactly one process at a time (PostgreSQL advisory lock); SQLite
+        has one writer per file, so every caller leads."""
+        if not self.is_postgres:
+            yield True
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self.engines.write.connect() as conn:
+            got = bool(conn.exec_driver_sql("SELECT pg_try_advisory_lock(%(k)s)", {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.exec_driver_sql("SELECT pg_advisory_unlock(%(k)s)", {"k": key})
+                    conn.commit()
 
     def dispose(self) -> None:
         self.engines.dispose()
