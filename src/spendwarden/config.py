@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(200, ge=1, description="Burst size for the per-key rate limit.")
     db_pool_size: int = Field(20, ge=1, description="PostgreSQL connection pool size per process.")
+    analytics_minute_retention_days: int = Field(
+        7, ge=1, description="Per-minute rollups are pruned after this many days (hourly and daily are kept)."
+    )
+    analytics_fold_batch: int = Field(
+        5000, ge=1, description="Fleet journal rows folded per transaction by the sweeper."
+    )
+    metrics_require_token: bool = Field(
+        True, description="`/metrics` needs the admin or a viewer token (set false for an open scrape)."
+    )
     signals: dict[str, Any] = Field(
         default_factory=dict,
         description="Fleet-wide detector thresholds as JSON (e.g. {\"velocity_ratio\": 4}); "

@@ -15,5 +15,6 @@ if TYPE_CHECKING:
 
 def installers() -> list[Callable[[Runtime], None]]:
     from spendwarden.alerts.plugin import install as install_alerts
+    from spendwarden.analytics import install as install_analytics
 
-    return [install_alerts]
+    return [install_alerts, install_analytics]

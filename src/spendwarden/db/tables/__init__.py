@@ -4,6 +4,7 @@ Importing this package registers all tables on ``metadata``; Alembic's migration
 produce exactly this schema (``tests/db/test_migrations.py``).
 """
 
+from spendwarden.db.tables import analytics as analytics
 from spendwarden.db.tables import core as core
 from spendwarden.db.tables import signals as signals
 from spendwarden.db.tables import web as web
