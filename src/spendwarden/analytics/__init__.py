@@ -1,0 +1,30 @@
+"""Analytics: rollups kept current with the ledger, and the questions they answer fast.
+
+``install(runtime)`` registers the rollup observer (inside every ledger write) and the
+journal fold (a periodic job of the sweeper). Modules: ``rollup`` (observer and
+aggregation), ``fold`` (fleet journal), ``windows`` (window tiling), ``reader`` (rollup
+reads), ``summary``, ``profile``, ``forecast``, ``recommend``, ``billing``, ``prune``
+(retention), ``metrics`` (Prometheus) and ``cli`` (``report`` and ``prune`` commands).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spendwarden.runtime import Runtime
+
+FOLD_BUDGET_SECONDS = 0.5
+
+
+def install(runtime: Runtime) -> None:
+    from spendwarden.analytics.fold import fold_journal
+    from spendwarden.analytics.rollup import RollupObserver
+
+    runtime.ledger.core.observers.append(RollupObserver())
+    batch = runtime.settings.analytics_fold_batch
+
+    def fold() -> None:
+        fold_journal(runtime.store, batch=batch, budget_seconds=FOLD_BUDGET_SECONDS)
+
+    runtime.periodic.append(("analytics.fold", fold))

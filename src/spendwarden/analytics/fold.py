@@ -1,0 +1,60 @@
+"""Folding the fleet journal into ``fleet_rollups``.
+
+Why a journal: fleet-wide rows (total spend per hour, spend per model, …) are shared by
+every agent. Updating them inside each agent's transaction would make all agents queue
+on the same few rows (and deadlock-prone on PostgreSQL), breaking "one agent, one lock".
+So the observer only inserts journal rows, and this fold — run by the sweeper every
+second and before benchmarks — takes a batch out of the journal and adds it to the fleet
+rollups *in one transaction*. Every journal row is therefore counted exactly once: either
+still in the journal or already folded. Fleet queries read both in one snapshot, so they
+are exact even between folds; the fold only keeps the journal small so queries stay fast.
+
+On PostgreSQL several replicas may fold at once: ``FOR UPDATE SKIP LOCKED`` hands each a
+disjoint batch and upserts are sorted, so they neither double-count nor deadlock.
+"""
+
+from __future__ import annotations
+
+import time
+
+from spendwarden.analytics.rollup import fleet_cells
+from spendwarden.db import queries_analytics as qa
+from spendwarden.db.store import Store
+
+
+def fold_once(store: Store, batch: int) -> int:
+    """Fold up to ``batch`` journal rows; returns how many were folded."""
+    with store.write() as conn:
+        rows = qa.take_journal(conn, store.is_postgres, batch)
+        if not rows:
+            return 0
+        cells = fleet_cells(rows)
+        qa.upsert_fleet(
+            conn,
+            store.is_postgres,
+            [
+                {
+                    "granularity": g,
+                    "dim": d,
+                    "bucket_start_us": b,
+                    "key": k,
+                    **dict(zip(qa.MEASURES, v, strict=True)),
+                }
+                for (g, d, b, k), v in cells.items()
+            ],
+        )
+    return len(rows)
+
+
+def fold_journal(store: Store, *, batch: int = 5000, budget_seconds: float | None = None) -> int:
+    """Fold until the journal is empty (or the time budget is spent); short transactions
+    keep the SQLite write lock free for spends in between."""
+    started = time.monotonic()
+    total = 0
+    while True:
+        folded = fold_once(store, batch)
+        total += folded
+        if folded < batch:
+            return total
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            return total

@@ -1,0 +1,118 @@
+"""Reading rollups for a scope (fleet, owner, agent) and a window, as plain numbers.
+
+The fleet scope reads ``fleet_rollups`` plus the not-yet-folded journal (both in one read
+transaction, so the same snapshot); an owner or agent scope reads the per-agent rollups,
+which are exact at commit. Results are ``{dim: {key: measures}}`` where measures follow
+``queries_analytics.MEASURES`` (amount, count, failed_count, retry_amount, input and
+output tokens); user rows carry amount and count only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from spendwarden.analytics.rollup import FLEET_DIMS, N_MEASURES, Cells, add_into
+from spendwarden.analytics.windows import Segment, Window, bucket_floor
+from spendwarden.db import queries_analytics as qa
+from spendwarden.errors import ValidationFailed
+
+DIMS = tuple(FLEET_DIMS)
+Breakdown = dict[str, dict[str, list[int]]]
+Series = dict[str, dict[int, list[int]]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    agent_id: str | None = None
+    owner: str | None = None
+
+    @property
+    def fleet(self) -> bool:
+        return self.agent_id is None and self.owner is None
+
+
+def check_dims(dims: Sequence[str]) -> list[str]:
+    bad = [d for d in dims if d not in DIMS]
+    if bad:
+        raise ValidationFailed(f"Unknown dimension {bad[0]!r}; use {', '.join(DIMS)}.", dimension=bad[0])
+    return list(dict.fromkeys(dims))
+
+
+def _values(row: dict[str, Any], names: Sequence[str] = qa.MEASURES) -> list[int]:
+    values = [int(row[m] or 0) for m in names]
+    return values + [0] * (N_MEASURES - len(values))
+
+
+def breakdown(
+    conn: Connection, scope: Scope, window: Window, segs: list[Segment], dims: Sequence[str]
+) -> Breakdown:
+    """Totals per key of each dimension (``total`` has the single key ``''``)."""
+    out: Breakdown = {d: {} for d in dims}
+    if scope.fleet:
+        for r in qa.fleet_grouped(conn, segs, dims):
+            _add(out[r["dim"]], r["key"], _values(r))
+        for j in qa.journal_in(conn, window.start_us, window.end_us):
+            for d in dims:
+                col = FLEET_DIMS[d]
+                _add(out[d], "" if col is None else j[col], _values(j))
+        return out
+    cube_dims = [d for d in dims if d != "user"]
+    if cube_dims:
+        group = sorted({FLEET_DIMS[d] or "agent_id" for d in cube_dims})
+        for r in qa.cube_grouped(conn, segs, agent_id=scope.agent_id, owner=scope.owner, group=group):
+            if r["count"] is None:
+                continue
+            for d in cube_dims:
+                col = FLEET_DIMS[d]
+                _add(out[d], "" if col is None else r[col], _values(r))
+    if "user" in dims:
+        for r in qa.users_grouped(conn, segs, agent_id=scope.agent_id, owner=scope.owner):
+            _add(out["user"], r["user_id"], _values(r, qa.USER_MEASURES))
+    return out
+
+
+def series(
+    conn: Connection, scope: Scope, window: Window, segs: list[Segment], dim: str, bucket: str
+) -> Series:
+    """Measures per key of ``dim`` per bucket start (segments must be no coarser than the bucket)."""
+    cells: Cells = {}
+    col = FLEET_DIMS[dim]
+    if scope.fleet:
+        for r in qa.fleet_grouped(conn, segs, [dim], with_bucket=True):
+            add_into(cells, (r["key"], bucket_floor(int(r["bucket_start_us"]), bucket)), _values(r))
+        for j in qa.journal_in(conn, window.start_us, window.end_us):
+            key = "" if col is None else j[col]
+            add_into(cells, (key, bucket_floor(int(j["bucket_start_us"]), bucket)), _values(j))
+    elif dim == "user":
+        rows = qa.users_grouped(conn, segs, agent_id=scope.agent_id, owner=scope.owner, with_bucket=True)
+        for r in rows:
+            add_into(
+                cells,
+                (r["user_id"], bucket_floor(int(r["bucket_start_us"]), bucket)),
+                _values(r, qa.USER_MEASURES),
+            )
+    else:
+        group = [col or "agent_id"]
+        rows = qa.cube_grouped(
+            conn, segs, agent_id=scope.agent_id, owner=scope.owner, group=group, with_bucket=True
+        )
+        for r in rows:
+            key = "" if col is None else r[col]
+            add_into(cells, (key, bucket_floor(int(r["bucket_start_us"]), bucket)), _values(r))
+    out: Series = {}
+    for (key, t), values in cells.items():
+        out.setdefault(key, {})[t] = values
+    return out
+
+
+def _add(target: dict[str, list[int]], key: str, values: list[int]) -> None:
+    acc = target.get(key)
+    if acc is None:
+        target[key] = values
+    else:
+        for i, v in enumerate(values):
+            acc[i] += v

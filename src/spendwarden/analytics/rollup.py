@@ -1,0 +1,179 @@
+"""Keeping rollups current inside the ledger's write transaction.
+
+``RollupObserver.on_transactions`` receives the new rows of one agent (one from the normal
+path, thousands from bulk ingest), aggregates them in memory and writes at most four
+statements: multi-row upserts into ``rollups``, ``rollups_users`` and ``rollups_tasks``
+(all keyed by this agent, so no two agents ever contend) and one insert into the fleet
+journal (insert-only: no shared row is locked). The work is proportional to the distinct
+(minute x dimensions) cells of the batch, not to its rows.
+
+Measures follow ``ledger.record.counter_delta``: ``amount`` is net spend (settled adds,
+refunded subtracts, failed and voided add nothing); ``count`` counts every ledger row
+(calls, whatever their status); ``failed_count`` the failed ones; ``retry_amount`` the net
+spend of retries (``attempt > 1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from spendwarden.db import queries_analytics as qa
+from spendwarden.ledger.context import TxContext
+from spendwarden.ledger.record import counter_delta
+
+MINUTE_US = 60_000_000
+HOUR_US = 3_600_000_000
+DAY_US = 86_400_000_000
+SIZES = {"m": MINUTE_US, "h": HOUR_US, "d": DAY_US}
+N_MEASURES = len(qa.MEASURES)
+CUBE_DIMS = ("owner", "model", "vendor", "rail", "tool", "kind", "status")
+# Fleet dimensions and the journal column each reads ("total" has one key, '').
+FLEET_DIMS = {
+    "agent": "agent_id",
+    "owner": "owner",
+    "model": "model",
+    "vendor": "vendor",
+    "rail": "rail",
+    "tool": "tool",
+    "kind": "kind",
+    "status": "status",
+    "user": "user_id",
+    "total": None,
+}
+
+Cells = dict[tuple[Any, ...], list[int]]
+
+
+def floor_to(us: int, size: int) -> int:
+    return us - us % size
+
+
+def measures(row: dict[str, Any]) -> list[int]:
+    delta = counter_delta(row["status"], int(row["amount"]))
+    return [
+        delta,
+        1,
+        1 if row["status"] == "failed" else 0,
+        delta if int(row.get("attempt") or 1) > 1 else 0,
+        int(row.get("input_tokens") or 0),
+        int(row.get("output_tokens") or 0),
+    ]
+
+
+def add_into(cells: Cells, key: tuple[Any, ...], values: list[int]) -> None:
+    acc = cells.get(key)
+    if acc is None:
+        cells[key] = list(values)
+    else:
+        for i, v in enumerate(values):
+            acc[i] += v
+
+
+def aggregate(agent_id: str, owner: str, rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """One batch of ledger rows → the upsert rows for every agent rollup and the journal."""
+    journal: Cells = {}
+    tasks: Cells = {}
+    for row in rows:
+        values = measures(row)
+        minute = floor_to(int(row["occurred_at"]), MINUTE_US)
+        dims = (
+            row["model"] or "",
+            row["vendor"] or "",
+            row["rail"] or "",
+            row["tool"] or "",
+            row["kind"],
+            row["status"],
+        )
+        add_into(journal, (minute, *dims, row["user_id"] or ""), values)
+        if row["task_id"]:
+            add_into(tasks, (floor_to(minute, DAY_US), row["task_id"]), values[:2])
+    cube: Cells = {}
+    users: Cells = {}
+    for key, values in journal.items():
+        minute, cells, user = key[0], key[1:-1], key[-1]
+        for g, size in SIZES.items():
+            bucket = floor_to(minute, size)
+            add_into(cube, (g, bucket, *cells), values)
+            if user:
+                add_into(users, (g, bucket, user), values[:2])
+    return {
+        "cube": [_cube_row(agent_id, owner, k, v) for k, v in cube.items()],
+        "users": [
+            {
+                "agent_id": agent_id,
+                "granularity": g,
+                "bucket_start_us": b,
+                "user_id": u,
+                "owner": owner,
+                "amount": v[0],
+                "count": v[1],
+            }
+            for (g, b, u), v in users.items()
+        ],
+        "tasks": [
+            {"agent_id": agent_id, "day_us": d, "task_id": t, "amount": v[0], "count": v[1]}
+            for (d, t), v in tasks.items()
+        ],
+        "journal": [_journal_row(agent_id, owner, k, v) for k, v in journal.items()],
+    }
+
+
+def _cube_row(agent_id: str, owner: str, key: tuple[Any, ...], values: list[int]) -> dict[str, Any]:
+    g, bucket, model, vendor, rail, tool, kind, status = key
+    return {
+        "agent_id": agent_id,
+        "granularity": g,
+        "bucket_start_us": bucket,
+        "owner": owner,
+        "model": model,
+        "vendor": vendor,
+        "rail": rail,
+        "tool": tool,
+        "kind": kind,
+        "status": status,
+        **dict(zip(qa.MEASURES, values, strict=True)),
+    }
+
+
+def _journal_row(agent_id: str, owner: str, key: tuple[Any, ...], values: list[int]) -> dict[str, Any]:
+    minute, model, vendor, rail, tool, kind, status, user = key
+    return {
+        "agent_id": agent_id,
+        "bucket_start_us": minute,
+        "owner": owner,
+        "model": model,
+        "vendor": vendor,
+        "rail": rail,
+        "tool": tool,
+        "kind": kind,
+        "status": status,
+        "user_id": user,
+        **dict(zip(qa.MEASURES, values, strict=True)),
+    }
+
+
+def fleet_cells(
+    journal_rows: Iterable[dict[str, Any]], granularities: Iterable[str] = ("m", "h", "d")
+) -> Cells:
+    """Journal rows → fleet cells keyed ``(granularity, dim, bucket, key)``."""
+    grans = [(g, SIZES[g]) for g in granularities]
+    cells: Cells = {}
+    for row in journal_rows:
+        values = [int(row[m]) for m in qa.MEASURES]
+        minute = int(row["bucket_start_us"])
+        for g, size in grans:
+            bucket = floor_to(minute, size)
+            for dim, col in FLEET_DIMS.items():
+                add_into(cells, (g, dim, bucket, "" if col is None else row[col]), values)
+    return cells
+
+
+class RollupObserver:
+    """The ledger observer that keeps every rollup current in the same transaction."""
+
+    def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        batch = aggregate(ctx.agent.id, ctx.agent.owner, rows)
+        qa.write_agent_rollups(ctx.conn, ctx.store.is_postgres, batch)

@@ -1,0 +1,399 @@
+"""Named SQL for analytics: rollup upserts, the fleet journal, window reads, billing, retention.
+
+Reads take *segments* — ``(granularity, start_us, end_us)`` ranges that tile a window
+exactly (``analytics/windows.py``) — and run one ``UNION ALL`` branch per segment, so
+every branch is a range scan on a key that starts with the filter (agent, owner or
+granularity + dimension). Where SQLite and PostgreSQL differ (multi-row upsert, draining
+the journal) the difference sits in one function here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, and_, case, delete, func, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Select
+
+from spendwarden.db.tables.analytics import (
+    billing_archive,
+    fleet_rollups,
+    rollup_journal,
+    rollups,
+    rollups_tasks,
+    rollups_users,
+)
+from spendwarden.db.tables.core import agents, chain_checkpoints, holds, idempotency_keys, transactions
+
+Row = dict[str, Any]
+Segment = tuple[str, int, int]
+MEASURES = ("amount", "count", "failed_count", "retry_amount", "input_tokens", "output_tokens")
+USER_MEASURES = ("amount", "count")
+CUBE_KEYS = (
+    "agent_id",
+    "granularity",
+    "bucket_start_us",
+    "owner",
+    "model",
+    "vendor",
+    "rail",
+    "tool",
+    "kind",
+    "status",
+)
+USER_KEYS = ("agent_id", "granularity", "bucket_start_us", "user_id", "owner")
+TASK_KEYS = ("agent_id", "day_us", "task_id")
+FLEET_KEYS = ("granularity", "dim", "bucket_start_us", "key")
+ARCHIVE_KEYS = ("agent_id", "day_us", "vendor", "model", "rail")
+CHUNK = 500
+
+
+# --- writes ------------------------------------------------------------------------------
+
+
+@cache
+def _upsert_stmt(table: Table, keys: tuple[str, ...], postgres: bool) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET m = m + excluded.m`` for every other column."""
+    stmt = (postgresql.insert if postgres else sqlite.insert)(table)
+    adds = [c.name for c in table.columns if c.name not in keys]
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in adds}
+    )
+
+
+def upsert_add_many(
+    conn: Connection, postgres: bool, table: Table, keys: tuple[str, ...], rows: list[Row]
+) -> None:
+    """Multi-row ``store.upsert_add``: keys must be unique within ``rows`` (callers aggregate
+    first), and rows are sorted so concurrent writers lock shared rows in the same order."""
+    if not rows:
+        return
+    rows.sort(key=lambda r: tuple(r[k] for k in keys))
+    stmt = _upsert_stmt(table, keys, postgres)
+    for i in range(0, len(rows), CHUNK * 20):
+        conn.execute(stmt, rows[i : i + CHUNK * 20])
+
+
+def write_agent_rollups(conn: Connection, postgres: bool, batch: dict[str, list[Row]]) -> None:
+    """The observer's statements: three upserts into the agent's rollups, one journal insert."""
+    upsert_add_many(conn, postgres, rollups, CUBE_KEYS, batch["cube"])
+    upsert_add_many(conn, postgres, rollups_users, USER_KEYS, batch["users"])
+    upsert_add_many(conn, postgres, rollups_tasks, TASK_KEYS, batch["tasks"])
+    if batch["journal"]:
+        conn.execute(rollup_journal.insert(), batch["journal"])
+
+
+def upsert_fleet(conn: Connection, postgres: bool, rows: list[Row]) -> None:
+    upsert_add_many(conn, postgres, fleet_rollups, FLEET_KEYS, rows)
+
+
+def take_journal(conn: Connection, postgres: bool, limit: int) -> list[Row]:
+    """Remove up to ``limit`` journal rows and return them; the caller folds them in the same
+    transaction, so every row is either still in the journal or already folded."""
+    cols = [c for c in rollup_journal.columns if c.name != "id"]
+    if postgres:
+        oldest = (
+            select(rollup_journal.c.id)
+            .order_by(rollup_journal.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = delete(rollup_journal).where(rollup_journal.c.id.in_(oldest)).returning(*cols)
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+    picked = select(rollup_journal).order_by(rollup_journal.c.id).limit(limit)
+    rows = [dict(r) for r in conn.execute(picked).mappings()]
+    if rows:
+        conn.execute(delete(rollup_journal).where(rollup_journal.c.id <= rows[-1]["id"]))
+    return rows
+
+
+def journal_size(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(rollup_journal)).scalar_one())
+
+
+# --- window reads ------------------------------------------------------------------------
+
+
+def _sums(sub: Any, names: Sequence[str]) -> list[Any]:
+    return [func.sum(sub.c[m]).label(m) for m in names]
+
+
+def _union(table: Table, cols: list[Column[Any]], segments: Sequence[Segment], where: list[Any]) -> Any:
+    parts: list[Select[Any]] = [
+        select(*cols).where(
+            table.c.granularity == g, table.c.bucket_start_us >= lo, table.c.bucket_start_us < hi, *where
+        )
+        for g, lo, hi in segments
+    ]
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+
+
+def _scope_where(table: Table, agent_id: str | None, owner: str | None) -> list[Any]:
+    where = []
+    if agent_id is not None:
+        where.append(table.c.agent_id == agent_id)
+    if owner is not None:
+        where.append(table.c.owner == owner)
+    return where
+
+
+def cube_grouped(
+    conn: Connection,
+    segments: Sequence[Segment],
+    *,
+    agent_id: str | None,
+    owner: str | None,
+    group: Sequence[str],
+    with_bucket: bool = False,
+) -> list[Row]:
+    """Per-agent rollups in the window, summed per ``group`` (and per bucket when asked)."""
+    keys = [*group, "bucket_start_us"] if with_bucket else list(group)
+    cols = [rollups.c[k] for k in keys] + [rollups.c[m] for m in MEASURES]
+    sub = _union(rollups, cols, segments, _scope_where(rollups, agent_id, owner))
+    stmt = select(*[sub.c[k] for k in keys], *_sums(sub, MEASURES)).group_by(*[sub.c[k] for k in keys])
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def users_grouped(
+    conn: Connection,
+    segments: Sequence[Segment],
+    *,
+    agent_id: str | None,
+    owner: str | None,
+    with_bucket: bool = False,
+) -> list[Row]:
+    """Spend per end user in the window (and per bucket when asked), as ``user_id``."""
+    keys = ["user_id", "bucket_start_us"] if with_bucket else ["user_id"]
+    cols = [rollups_users.c[k] for k in keys] + [rollups_users.c[m] for m in USER_MEASURES]
+    sub = _union(rollups_users, cols, segments, _scope_where(rollups_users, agent_id, owner))
+    stmt = select(*[sub.c[k] for k in keys], *_sums(sub, USER_MEASURES)).group_by(*[sub.c[k] for k in keys])
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def fleet_grouped(
+    conn: Connection, segments: Sequence[Segment], dims: Sequence[str], *, with_bucket: bool = False
+) -> list[Row]:
+    """Fleet rollups in the window per (dimension, key), and per bucket when asked."""
+    keys = ["dim", "key", "bucket_start_us"] if with_bucket else ["dim", "key"]
+    cols = [fleet_rollups.c[k] for k in keys] + [fleet_rollups.c[m] for m in MEASURES]
+    sub = _union(fleet_rollups, cols, segments, [fleet_rollups.c.dim.in_(list(dims))])
+    stmt = select(*[sub.c[k] for k in keys], *_sums(sub, MEASURES)).group_by(*[sub.c[k] for k in keys])
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def journal_in(conn: Connection, start_us: int, end_us: int) -> list[Row]:
+    """Journal rows (not yet folded) whose minute lies in the window."""
+    stmt = select(rollup_journal).where(
+        rollup_journal.c.bucket_start_us >= start_us, rollup_journal.c.bucket_start_us < end_us
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def task_spend(conn: Connection, agent_id: str, start_day: int, end_day: int) -> dict[str, int]:
+    """Spend per task over days ``[start_day, end_day)`` from the task rollups."""
+    stmt = (
+        select(rollups_tasks.c.task_id, func.sum(rollups_tasks.c.amount))
+        .where(
+            rollups_tasks.c.agent_id == agent_id,
+            rollups_tasks.c.day_us >= start_day,
+            rollups_tasks.c.day_us < end_day,
+        )
+        .group_by(rollups_tasks.c.task_id)
+    )
+    return {r[0]: int(r[1]) for r in conn.execute(stmt)}
+
+
+def task_totals(conn: Connection, agent_id: str, task_ids: Iterable[str]) -> dict[str, int]:
+    ids = list(task_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(rollups_tasks.c.task_id, func.sum(rollups_tasks.c.amount))
+        .where(rollups_tasks.c.agent_id == agent_id, rollups_tasks.c.task_id.in_(ids))
+        .group_by(rollups_tasks.c.task_id)
+    )
+    return {r[0]: int(r[1]) for r in conn.execute(stmt)}
+
+
+def agent_owners(conn: Connection, owner: str | None = None, agent_id: str | None = None) -> dict[str, str]:
+    stmt = select(agents.c.id, agents.c.owner).order_by(agents.c.id)
+    if owner is not None:
+        stmt = stmt.where(agents.c.owner == owner)
+    if agent_id is not None:
+        stmt = stmt.where(agents.c.id == agent_id)
+    return {r[0]: r[1] for r in conn.execute(stmt)}
+
+
+# --- billing (raw rows: a report must trace to them) -------------------------------------
+
+BILLING_COLS = ("id", "agent_id", "seq", "amount", "status", "vendor", "model", "rail", "occurred_at")
+
+
+def billing_rows(conn: Connection, agent_ids: list[str], start_us: int, end_us: int) -> Iterator[Row]:
+    """Ledger rows of these agents that occurred in ``[start, end)``, in chain order."""
+    for aid in agent_ids:
+        stmt = (
+            select(*[transactions.c[c] for c in BILLING_COLS])
+            .where(
+                transactions.c.agent_id == aid,
+                transactions.c.occurred_at >= start_us,
+                transactions.c.occurred_at < end_us,
+            )
+            .order_by(transactions.c.seq)
+            .execution_options(yield_per=5000)
+        )
+        for r in conn.execute(stmt).mappings():
+            yield dict(r)
+
+
+def ledger_net(conn: Connection, agent_ids: list[str], start_us: int, end_us: int) -> tuple[int, int]:
+    """Independent check for reconciliation: net spend and row count straight from the ledger."""
+    if not agent_ids:
+        return 0, 0
+    net = case(
+        (transactions.c.status == "settled", transactions.c.amount),
+        (transactions.c.status == "refunded", -transactions.c.amount),
+        else_=0,
+    )
+    stmt = select(func.coalesce(func.sum(net), 0), func.count()).where(
+        transactions.c.agent_id.in_(agent_ids),
+        transactions.c.occurred_at >= start_us,
+        transactions.c.occurred_at < end_us,
+    )
+    total, count = conn.execute(stmt).one()
+    return int(total), int(count)
+
+
+def archive_rows(conn: Connection, agent_ids: list[str], start_day: int, end_day: int) -> list[Row]:
+    if not agent_ids:
+        return []
+    stmt = (
+        select(billing_archive)
+        .where(
+            billing_archive.c.agent_id.in_(agent_ids),
+            billing_archive.c.day_us >= start_day,
+            billing_archive.c.day_us < end_day,
+        )
+        .order_by(billing_archive.c.agent_id, billing_archive.c.day_us)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def archive_span(conn: Connection, agent_ids: list[str]) -> dict[str, int]:
+    """Per agent, the latest pruned day (archived data exists before its end)."""
+    if not agent_ids:
+        return {}
+    stmt = (
+        select(billing_archive.c.agent_id, func.max(billing_archive.c.day_us))
+        .where(billing_archive.c.agent_id.in_(agent_ids))
+        .group_by(billing_archive.c.agent_id)
+    )
+    return {r[0]: int(r[1]) for r in conn.execute(stmt)}
+
+
+# --- retention ---------------------------------------------------------------------------
+
+
+def prune_boundary(conn: Connection, agent_id: str, cut_us: int) -> int | None:
+    """The last sequence number that may be pruned: every row up to it occurred before the
+    cut (chains are pruned as a prefix, so a late backfill keeps its later rows)."""
+    first_kept = select(func.min(transactions.c.seq)).where(
+        transactions.c.agent_id == agent_id, transactions.c.occurred_at >= cut_us
+    )
+    kept = conn.execute(first_kept).scalar()
+    if kept is not None:
+        return int(kept) - 1
+    last = conn.execute(
+        select(func.max(transactions.c.seq)).where(transactions.c.agent_id == agent_id)
+    ).scalar()
+    return None if last is None else int(last)
+
+
+def rows_through(conn: Connection, agent_id: str, last_seq: int, limit: int) -> list[Row]:
+    """The oldest ``limit`` rows of the agent's chain up to ``last_seq``."""
+    stmt = (
+        select(*[transactions.c[c] for c in (*BILLING_COLS, "hash")])
+        .where(transactions.c.agent_id == agent_id, transactions.c.seq <= last_seq)
+        .order_by(transactions.c.seq)
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def archive_add(conn: Connection, postgres: bool, rows: list[Row]) -> None:
+    """Add pruned lines; sequence ranges grow (pruning runs in chain order)."""
+    if not rows:
+        return
+    stmt = (postgresql.insert if postgres else sqlite.insert)(billing_archive)
+    adds = ("amount", "settled_amount", "refunded_amount", "count")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(ARCHIVE_KEYS),
+        set_={
+            **{c: billing_archive.c[c] + stmt.excluded[c] for c in adds},
+            "last_seq": stmt.excluded.last_seq,
+            "last_id": stmt.excluded.last_id,
+            "pruned_at": stmt.excluded.pruned_at,
+        },
+    )
+    conn.execute(stmt, rows)
+
+
+def put_checkpoint(conn: Connection, postgres: bool, row: Row) -> None:
+    stmt = (postgresql.insert if postgres else sqlite.insert)(chain_checkpoints).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["agent_id"], set_={k: stmt.excluded[k] for k in row if k != "agent_id"}
+    )
+    conn.execute(stmt)
+
+
+def delete_through(conn: Connection, agent_id: str, last_seq: int) -> int:
+    stmt = delete(transactions).where(transactions.c.agent_id == agent_id, transactions.c.seq <= last_seq)
+    return int(conn.execute(stmt).rowcount)
+
+
+def delete_closed_holds(conn: Connection, cut_us: int) -> int:
+    stmt = delete(holds).where(holds.c.status != "open", holds.c.closed_at < cut_us)
+    return int(conn.execute(stmt).rowcount)
+
+
+def delete_idempotency(conn: Connection, cut_us: int) -> int:
+    return int(conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < cut_us)).rowcount)
+
+
+def delete_minute_rollups(conn: Connection, before_us: int) -> int:
+    """Minute detail is kept for a few days only (hours and days forever)."""
+    removed = 0
+    for table in (rollups, rollups_users, fleet_rollups):
+        stmt = delete(table).where(and_(table.c.granularity == "m", table.c.bucket_start_us < before_us))
+        removed += int(conn.execute(stmt).rowcount)
+    return removed
+
+
+def count_prunable(conn: Connection, cut_us: int) -> int:
+    stmt = select(func.count()).select_from(transactions).where(transactions.c.occurred_at < cut_us)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def agents_with_rows_before(conn: Connection, cut_us: int) -> list[str]:
+    stmt = select(transactions.c.agent_id).where(transactions.c.occurred_at < cut_us).distinct()
+    return sorted(r[0] for r in conn.execute(stmt))
+
+
+def completed_tasks(conn: Connection, agent_id: str, start_us: int, end_us: int) -> list[str] | None:
+    """Tasks the agent completed in the window, from the signals part's ``tasks`` table;
+    ``None`` when that table is not part of this installation."""
+    from spendwarden.db.tables.meta import metadata
+
+    tasks = metadata.tables.get("tasks")
+    if tasks is None or "completed_at" not in tasks.c:
+        return None
+    stmt = select(tasks.c.task_id).where(
+        tasks.c.agent_id == agent_id,
+        tasks.c.status == "completed",
+        tasks.c.completed_at >= start_us,
+        tasks.c.completed_at < end_us,
+    )
+    return [r[0] for r in conn.execute(stmt)]
