@@ -69,6 +69,34 @@ class Settings(BaseSettings):
     notify_timeout_seconds: float = Field(
         5.0, gt=0, description="HTTP timeout for one notification (Slack, Telegram, PagerDuty, webhook)."
     )
+    # ingest (prices, inbound and outbound webhooks)
+    llm_fallback_price: dict[str, str] | None = Field(
+        None,
+        description="USD per million tokens for models no price source knows, as JSON "
+        '(e.g. {"input": "5", "output": "15"}); unset = such usage is refused with price_unknown.',
+    )
+    stripe_webhook_secret: str | None = Field(
+        None, description="Stripe webhook signing secret(s) (whsec_…); comma-separated during rotation."
+    )
+    stripe_tolerance_seconds: int = Field(
+        300, ge=1, description="Oldest accepted Stripe signature timestamp, in seconds from now."
+    )
+    stripe_usd_rates: dict[str, str] = Field(
+        default_factory=dict, description='USD per major unit for non-USD Stripe amounts, e.g. {"eur": "1.08"}.'
+    )
+    l402_btc_usd: str | None = Field(
+        None, description="BTC/USD rate for L402 invoices that carry none (unset = such invoices are refused)."
+    )
+    ingest_batch_size: int = Field(
+        5000, ge=1, description="Events written per bulk batch by the ingest endpoint, imports and watch."
+    )
+    webhook_max_attempts: int = Field(
+        15, ge=1, description="Attempts per outbound webhook delivery before it is marked failed."
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, description="HTTP timeout for one outbound webhook delivery."
+    )
+
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

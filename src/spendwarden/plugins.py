@@ -16,5 +16,6 @@ if TYPE_CHECKING:
 def installers() -> list[Callable[[Runtime], None]]:
     from spendwarden.alerts.plugin import install as install_alerts
     from spendwarden.analytics import install as install_analytics
+    from spendwarden.ingest.plugin import install as install_ingest
 
-    return [install_alerts, install_analytics]
+    return [install_alerts, install_analytics, install_ingest]

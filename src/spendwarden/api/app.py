@@ -28,6 +28,9 @@ def extra_routers() -> list[APIRouter]:
     from spendwarden.api.routes import analytics, metrics, reports  # analytics
 
     routers += [analytics.router, reports.router, metrics.router]
+    from spendwarden.api.routes import ingest, prices, webhooks_in, webhooks_out  # ingest
+
+    routers += [ingest.router, prices.router, webhooks_in.router, webhooks_out.router]
     return routers
 
 

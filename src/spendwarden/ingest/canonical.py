@@ -116,18 +116,26 @@ def parse_event(raw: object, *, default_source: str = "api", now: datetime) -> P
 
 def parse_ndjson_or_array(body: bytes) -> list[object | ParseError]:
     """Split a bulk body into items: a JSON array, or one JSON value per line (NDJSON)."""
+    return [item for _line, item in numbered_items(body)]
+
+
+def numbered_items(body: bytes, *, ndjson: bool = False) -> list[tuple[int, object | ParseError]]:
+    """Like ``parse_ndjson_or_array``, with each item's line (NDJSON) or 1-based position (array).
+
+    ``ndjson`` skips the array check (``Content-Type: application/x-ndjson``).
+    """
     text = body.removeprefix(b"\xef\xbb\xbf")
     lines = text.split(b"\n")
-    if text.lstrip()[:1] == b"[":
+    if not ndjson and text.lstrip()[:1] == b"[":
         try:
             items = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             if not _is_ndjson(lines):
-                return [ParseError(0, f"The JSON array is malformed: {exc}")]
+                return [(0, ParseError(0, f"The JSON array is malformed: {exc}"))]
         else:
             if isinstance(items, list):
-                return list(items)
-    return [_ndjson_line(number, line) for number, line in enumerate(lines, 1) if line.strip()]
+                return list(enumerate(items, 1))
+    return [(number, _ndjson_line(number, line)) for number, line in enumerate(lines, 1) if line.strip()]
 
 
 def _is_ndjson(lines: list[bytes]) -> bool:

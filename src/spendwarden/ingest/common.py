@@ -36,6 +36,22 @@ class UnknownAgent(ValidationFailed):
     default_message = "No agent is mapped to this record."
 
 
+class InvalidJSON(ValidationFailed):
+    code = "invalid_json"
+    default_message = "The body is not valid JSON."
+
+
+class EmptyBody(ValidationFailed):
+    code = "empty_body"
+    default_message = "The body holds no events."
+
+
+class SourceForbidden(ValidationFailed):
+    code = "source_forbidden"
+    status = 403
+    default_message = "This ingest token may not write events of this source."
+
+
 class UnsupportedCurrency(ValidationFailed):
     code = "unsupported_currency"
     default_message = "Only USD converts without an exchange rate."

@@ -6,6 +6,7 @@ produce exactly this schema (``tests/db/test_migrations.py``).
 
 from spendwarden.db.tables import analytics as analytics
 from spendwarden.db.tables import core as core
+from spendwarden.db.tables import ingest as ingest
 from spendwarden.db.tables import signals as signals
 from spendwarden.db.tables import web as web
 from spendwarden.db.tables.meta import metadata as metadata

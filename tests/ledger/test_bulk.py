@@ -1,0 +1,64 @@
+"""The bulk write path: one transaction per agent, exact dedupe, every promise of ``append``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from spendwarden.clock import FrozenClock
+from spendwarden.db import queries as q
+from spendwarden.ledger.bulk import record_batch
+from spendwarden.runtime import Runtime
+from tests.factories import make_agent, spend
+
+
+def test_batch_groups_by_agent_dedupes_and_chains(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    make_agent(ledger, "a")
+    make_agent(ledger, "b")
+    events = [
+        spend("a", "0.10", external_id="x1", source="import"),
+        spend("b", "0.20", external_id="x2", source="import"),
+        spend("a", "0.30", external_id="x1", source="import"),  # repeat inside the batch
+        spend("a", "0.40"),  # no external id: never a duplicate
+        spend("ghost", "1.00", external_id="g1"),
+    ]
+    result = record_batch(ledger.core, events)
+    assert sorted(result.accepted) == [0, 1, 3]
+    assert result.duplicates == {2: "x1"}
+    assert result.rejected[4].code == "unknown_agent"
+    again = record_batch(ledger.core, events[:2])
+    assert again.accepted == {} and again.duplicates == {0: "x1", 1: "x2"}
+    assert ledger.verify()["ok"]
+    assert ledger.view("a")["spend"]["daily"] == "0.500000"
+    with ledger.store.read() as conn:
+        assert q.get_agent(conn, "ghost") is None
+        rows = q.recent_transactions(conn, "a", 10)
+    assert [r["seq"] for r in rows] == [2, 1]
+
+
+def test_breach_in_a_batch_halts_and_alerts(runtime: Runtime, clock: FrozenClock) -> None:
+    ledger = runtime.ledger
+    make_agent(ledger, "capped", daily="1.00")
+    events = [spend("capped", "0.60", occurred_at=clock.now() - timedelta(minutes=i)) for i in range(3)]
+    result = record_batch(ledger.core, events)
+    assert len(result.accepted) == 3  # the ledger tells the truth
+    view = ledger.view("capped")
+    assert view["status"] == "halted"
+    with ledger.store.read() as conn:
+        alerts = q.list_alerts(conn, filters={"agent_id": "capped", "rule": "cap_breach"}, before=None, limit=10)
+    assert alerts and alerts[0]["rule"] == "cap_breach"
+
+
+def test_largest_row_trips_per_transaction_cap(runtime: Runtime) -> None:
+    ledger = runtime.ledger
+    make_agent(ledger, "single", per_transaction="1.00")
+    record_batch(ledger.core, [spend("single", "5.00"), spend("single", "0.01")])
+    assert ledger.view("single")["status"] == "halted"
+
+
+def test_events_are_published_after_commit(runtime: Runtime) -> None:
+    seen: list[str] = []
+    runtime.ledger.core.publishers.append(lambda events: seen.extend(e.name for e in events))
+    make_agent(runtime.ledger, "pub")
+    record_batch(runtime.ledger.core, [spend("pub", "0.01"), spend("pub", "0.02")])
+    assert seen.count("transaction.recorded") == 2
