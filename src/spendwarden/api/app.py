@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from spendwarden import __version__
 from spendwarden.api import errors
 from spendwarden.api.limits import BodyLimit
+from spendwarden.api.ratelimit import RateLimiter
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.routes import agents, health, ledger, spend
 from spendwarden.runtime import Runtime
@@ -59,6 +60,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
     errors.install(app)
     for router in [*CORE_ROUTERS, *extra_routers()]:
         app.include_router(router)
+    app.state.rate_limiter = RateLimiter.from_settings(runtime.settings)
     for hook in APP_HOOKS:
         hook(app, runtime)
     settings = runtime.settings
