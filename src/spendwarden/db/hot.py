@@ -121,3 +121,16 @@ def _update_state_sql(columns: tuple[str, ...]) -> str:
 
 def update_state(conn: Connection, postgres: bool, agent_id: str, values: dict[str, Any]) -> None:
     execute(conn, postgres, _update_state_sql(tuple(sorted(values))), {**values, "agent_id": agent_id})
+
+
+_ADD_SPEND = """
+INSERT INTO spend_counters (agent_id, scope, period, amount, held, count)
+VALUES (:agent_id, :scope, :period, :amount, 0, :count)
+ON CONFLICT (agent_id, scope, period) DO UPDATE
+SET amount = spend_counters.amount + excluded.amount, count = spend_counters.count + excluded.count"""
+
+
+def add_spend(conn: Connection, postgres: bool, rows: list[dict[str, Any]]) -> None:
+    """Add (amount, count) to many counters with one prepared statement."""
+    if rows:
+        raw(conn).cursor().executemany(_sql(_ADD_SPEND, postgres), rows)

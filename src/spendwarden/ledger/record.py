@@ -13,7 +13,6 @@ from spendwarden.alerts.lifecycle import alert_public, raise_alert
 from spendwarden.clock import from_us, iso, to_us, utc
 from spendwarden.db import hot
 from spendwarden.db import queries as q
-from spendwarden.db.tables.core import spend_counters
 from spendwarden.events import SpendEvent
 from spendwarden.ids import new_id
 from spendwarden.ledger.audit import append_audit
@@ -97,13 +96,14 @@ def add_counters(ctx: TxContext, agent_id: str, rows: list[dict[str, Any]]) -> N
             acc = sums.setdefault(pair, [0, 0])
             acc[0] += delta
             acc[1] += 1
-    for (scope, period), (amount, count) in sums.items():
-        ctx.store.upsert_add(
-            ctx.conn,
-            spend_counters,
-            {"agent_id": agent_id, "scope": scope, "period": period},
-            {"amount": amount, "count": count},
-        )
+    hot.add_spend(
+        ctx.conn,
+        ctx.store.is_postgres,
+        [
+            {"agent_id": agent_id, "scope": scope, "period": period, "amount": amount, "count": count}
+            for (scope, period), (amount, count) in sums.items()
+        ],
+    )
 
 
 def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> dict[str, Any]:
