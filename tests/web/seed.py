@@ -31,21 +31,21 @@ AGENTS = [
 # (rail, vendor, tool, model, kind, low, high) per agent: the shape of its day.
 PROFILES: dict[str, list[tuple[str, str, str | None, str | None, str, float, float]]] = {
     "research-bot": [
-        ("llm_api", "openai", "web_search", "gpt-4o", "llm_call", 0.004, 0.09),
-        ("llm_api", "anthropic", "summarize", "claude-sonnet-4", "llm_call", 0.006, 0.12),
-        ("x402", "exa.ai", "web_search", None, "payment", 0.01, 0.05),
+        ("llm_api", "openai", "web_search", "gpt-4o", "llm_call", 0.02, 0.9),
+        ("llm_api", "anthropic", "summarize", "claude-sonnet-4", "llm_call", 0.03, 1.2),
+        ("x402", "exa.ai", "web_search", None, "payment", 0.05, 0.5),
     ],
     "support-bot": [
-        ("llm_api", "anthropic", "answer", "claude-haiku-4", "llm_call", 0.001, 0.02),
+        ("llm_api", "anthropic", "answer", "claude-haiku-4", "llm_call", 0.01, 0.25),
         ("llm_api", "openai", "kb_search", "text-embedding-3-small", "embedding", 0.0001, 0.001),
     ],
     "procurement": [
-        ("stripe", "aws-marketplace", "purchase", None, "payment", 20, 180),
-        ("card", "figma", "subscription", None, "payment", 12, 45),
+        ("stripe", "aws-marketplace", "purchase", None, "payment", 4, 30),
+        ("card", "figma", "subscription", None, "payment", 3, 15),
         ("llm_api", "openai", "compare_quotes", "gpt-4o", "llm_call", 0.02, 0.2),
     ],
     "scraper": [
-        ("x402", "firecrawl", "crawl", None, "payment", 0.01, 0.08),
+        ("x402", "firecrawl", "crawl", None, "payment", 0.02, 0.3),
         ("l402", "lightning-data", "fetch", None, "payment", 0.002, 0.02),
     ],
     "reconciler": [("llm_api", "openai", "match_invoices", "gpt-4o-mini", "llm_call", 0.002, 0.03)],

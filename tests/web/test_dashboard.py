@@ -43,11 +43,16 @@ def fleet(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fl
     runtime.close()
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, height: int | None = None) -> None:
+    """Save a PNG of the viewport, or of the page's top ``height`` pixels (kept under 300 KB)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(250)  # let charts finish their first paint
     path: Path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    if height is None:
+        page.screenshot(path=str(path))
+    else:
+        tall = min(height, page.evaluate("document.documentElement.scrollHeight"))
+        page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": tall})
     assert path.stat().st_size < 300_000, f"{path.name} is {path.stat().st_size} bytes"
 
 
@@ -79,12 +84,12 @@ def test_sign_in_and_every_view(browser: Any, fleet: Fleet) -> None:
         rows = page.locator("#agents-table tbody tr")
         assert rows.count() == 5
         page.wait_for_selector("#fleet-chart .uplot")
-        shot(page, f"fleet-{scheme}")
+        shot(page, f"fleet-{scheme}", height=1500)
 
         page.click("#agents-table a:text('research-bot')")
         page.wait_for_selector("#caps .cap")
         page.wait_for_selector("#agent-chart .uplot")
-        shot(page, f"agent-{scheme}")
+        shot(page, f"agent-{scheme}", height=1150)
 
         page.goto(fleet.url + "/#/alerts")
         page.wait_for_selector("#alerts-list section, #alerts-list .unavailable")

@@ -82,13 +82,24 @@ function drawSpend(box, recent, analytics) {
     series.push({ label: "baseline", values: data.times.map(() => toNumber(m)), micros: data.times.map(() => m), color: "#94a3b8", dash: [6, 4], width: 1.5 });
   }
   if (!series.length || !series[0].values.some((v) => v > 0)) return replace(box, h("div", { class: "empty" }, "No spend in the last 24 hours."));
-  timeChart(box, data.times, series);
+  timeChart(box, data.times, series, { height: 300 });
 }
 
-function drawTasks(box, recent) {
+function drawTasks(box, recent, analytics) {
   const tasks = costPerTask(recent.items).slice(-40);
   if (!tasks.length) return replace(box, h("div", { class: "empty" }, "No task-tagged spend in the last 24 hours."));
-  timeChart(box, tasks.map((t) => Math.round(t.first)), [{ label: "cost per task", values: tasks.map((t) => toNumber(t.micros)), micros: tasks.map((t) => t.micros), color: PALETTE[1] }], { height: 180 });
+  const series = [{ label: "cost per task", values: tasks.map((t) => toNumber(t.micros)), micros: tasks.map((t) => t.micros), color: PALETTE[1] }];
+  const average = analytics.data && analytics.data.cost_per_task && analytics.data.cost_per_task.average_usd_7d;
+  if (average) {
+    const m = toMicros(average);
+    series.push({ label: "7-day average", values: tasks.map(() => toNumber(m)), micros: tasks.map(() => m), color: "#94a3b8", dash: [6, 4], width: 1.5 });
+  }
+  timeChart(box, tasks.map((t) => Math.round(t.first)), series, { height: 200 });
+}
+
+function emptyIn(days) {
+  if (days > 365) return "cap lasts over a year";
+  return `cap empty in ${days.toFixed(1)} d`;
 }
 
 function signalsLine(analytics) {
@@ -103,7 +114,7 @@ function signalsLine(analytics) {
     ["Velocity", v.usd_per_hour !== undefined ? `${usd(v.usd_per_hour)}/h` : "—", v.ratio ? `${Number(v.ratio).toFixed(1)}× baseline` : null],
     ["Baseline", v.baseline_usd_per_hour !== undefined ? `${usd(v.baseline_usd_per_hour)}/h` : "—", null],
     ["Burn rate", burn.usd_per_day !== undefined ? `${usd(burn.usd_per_day)}/day` : "—",
-      burn.days_until_empty !== null && burn.days_until_empty !== undefined ? `empty in ${Number(burn.days_until_empty).toFixed(1)} d` : null],
+      burn.days_until_empty !== null && burn.days_until_empty !== undefined ? emptyIn(Number(burn.days_until_empty)) : null],
     ["Cost per task", cpt.average_usd_7d ? usd(cpt.average_usd_7d) : "—",
       wow !== null && wow !== undefined ? `${wow >= 0 ? "+" : ""}${pct(wow)} week over week` : null],
     ["Retry cost", d.retry_cost_ratio !== undefined ? pct(d.retry_cost_ratio, 1) : "—", null],
@@ -138,7 +149,7 @@ export async function renderAgent(root, ctx, id) {
         h("div", { class: "stack" }, mixPanel("Tool mix", analytics.toolMix || mix(recent.items, "tool")), mixPanel("Rail mix", analytics.railMix || mix(recent.items, "rail")))),
       h("div", { class: "grid cols-3-1" }, transactionsPanel(recent.items, id), panel("Alerts", alertsBody, { cls: "flush" })));
     drawSpend(spendBox, recent, analytics);
-    drawTasks(taskBox, recent);
+    drawTasks(taskBox, recent, analytics);
   }
   try {
     await load();

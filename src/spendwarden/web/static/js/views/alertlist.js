@@ -15,7 +15,12 @@ function scalar(value) {
   return { text: String(value) };
 }
 
+const SHARE = /(share|ratio_of|utilization|rate|pct)/;
+
 function chip(name, value) {
+  if (typeof value === "number" && SHARE.test(name) && value >= 0 && value <= 1) {
+    return h("span", { title: `${name}: ${value}` }, h("b", {}, label(name)), `${(value * 100).toFixed(1)}%`);
+  }
   if (Array.isArray(value) && value.length && typeof value[0] === "object") return null;
   let text;
   let title;
@@ -55,7 +60,7 @@ export function alertRow(alert, { readOnly, onChange, fresh = false, compact = f
   if (!readOnly && alert.status !== "resolved") {
     actions.push(h("button", { class: "btn btn-sm", type: "button", "data-action": "resolve", onclick: () => act(alert, "resolve", onChange) }, "Resolve"));
   }
-  return h("div", { class: `alert-item${fresh ? " fresh" : ""}`, "data-alert-id": alert.id, "data-rule": alert.rule },
+  return h("div", { class: `alert-item${fresh ? " fresh" : ""}${compact ? " compact" : ""}`, "data-alert-id": alert.id, "data-rule": alert.rule },
     badge(alert.severity),
     h("div", {},
       h("div", { class: "title" }, alert.title || label(alert.rule)),

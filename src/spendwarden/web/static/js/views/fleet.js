@@ -70,7 +70,7 @@ function signals(agents, rails, analytics) {
   const daysToEmpty = budget > 0n && perDay > 0n ? Number(budget - month) / Number(perDay) : null;
   const burnFoot = daysToEmpty === null ? "no monthly budget to burn" : daysToEmpty < daysLeft
     ? h("span", { class: "delta-up" }, `budget empty in ${Math.max(0, daysToEmpty).toFixed(1)} d — ${daysLeft.toFixed(1)} d left in month`)
-    : `${daysToEmpty.toFixed(1)} d of budget left · ${daysLeft.toFixed(1)} d in month`;
+    : `on track: the budget outlasts the month (${daysLeft.toFixed(1)} d left)`;
   const burn = signalCard("Budget burn rate", h("span", {}, money(perDay), h("span", { class: "muted", style: { fontSize: "13px" } }, " /day")), burnFoot);
   let anomaly;
   if (analytics.anomaly) {
@@ -133,7 +133,7 @@ function alertsPanel(result, ctx, reload) {
   if (result.missing) return panel("Open alerts", unavailable("Alerts", result.reason));
   const items = result.data.items || [];
   const body = items.length
-    ? h("div", { class: "alert-list", id: "open-alerts" }, items.slice(0, 8).map((a) => alertRow(a, { readOnly: ctx.session.readOnly, onChange: reload, compact: true })))
+    ? h("div", { class: "alert-list scroll", id: "open-alerts" }, items.slice(0, 20).map((a) => alertRow(a, { readOnly: ctx.session.readOnly, onChange: reload, compact: true })))
     : h("div", { class: "empty", id: "open-alerts" }, "No open alerts. All quiet.");
   return panel("Open alerts", body, { cls: "flush", actions: h("a", { href: "#/alerts", class: "btn btn-sm btn-ghost" }, "All alerts →") });
 }
@@ -144,7 +144,7 @@ function showAlertNow(alert, ctx, reload) {
   if (!list || list.querySelector(`[data-alert-id="${CSS.escape(alert.id)}"]`)) return;
   const row = alertRow(alert, { readOnly: ctx.session.readOnly, onChange: reload, compact: true, fresh: true });
   if (list.classList.contains("alert-list")) list.prepend(row);
-  else list.replaceWith(h("div", { class: "alert-list", id: "open-alerts" }, row));
+  else list.replaceWith(h("div", { class: "alert-list scroll", id: "open-alerts" }, row));
 }
 
 export async function renderFleet(root, ctx) {
