@@ -103,7 +103,9 @@ def transactions(runtime: Runtime, agent_id: str) -> list[dict[str, Any]]:
     from spendwarden.ledger.render import transaction_public
 
     with runtime.store.read() as conn:
-        rows = q.list_transactions(conn, filters={"agent_id": agent_id}, since=None, until=None, before=None, limit=100)
+        rows = q.list_transactions(
+            conn, filters={"agent_id": agent_id}, since=None, until=None, before=None, limit=100
+        )
     return [transaction_public(r) for r in reversed(rows)]
 
 

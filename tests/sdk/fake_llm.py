@@ -97,16 +97,23 @@ def responses_events(model: str) -> Iterator[tuple[str, dict[str, Any]]]:
     created = {**response_object(model, "in_progress"), "output": []}
     yield "response.created", {"type": "response.created", "sequence_number": 0, "response": created}
     for i in range(STREAM_WORDS):
-        yield "response.output_text.delta", {
-            "type": "response.output_text.delta",
-            "sequence_number": i + 1,
-            "item_id": "msg_test",
-            "output_index": 0,
-            "content_index": 0,
-            "delta": f"w{i} ",
-            "logprobs": [],
-        }
-    done = {"type": "response.completed", "sequence_number": STREAM_WORDS + 1, "response": response_object(model)}
+        yield (
+            "response.output_text.delta",
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": i + 1,
+                "item_id": "msg_test",
+                "output_index": 0,
+                "content_index": 0,
+                "delta": f"w{i} ",
+                "logprobs": [],
+            },
+        )
+    done = {
+        "type": "response.completed",
+        "sequence_number": STREAM_WORDS + 1,
+        "response": response_object(model),
+    }
     yield "response.completed", done
 
 
@@ -124,23 +131,34 @@ def anthropic_message(model: str, usage: bool) -> dict[str, Any]:
 
 
 def anthropic_events(model: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    start = {**anthropic_message(model, True), "content": [], "stop_reason": None, "usage": ANTHROPIC_START_USAGE}
-    yield "message_start", {"type": "message_start", "message": start}
-    yield "content_block_start", {
-        "type": "content_block_start",
-        "index": 0,
-        "content_block": {"type": "text", "text": ""},
+    start = {
+        **anthropic_message(model, True),
+        "content": [],
+        "stop_reason": None,
+        "usage": ANTHROPIC_START_USAGE,
     }
+    yield "message_start", {"type": "message_start", "message": start}
+    yield (
+        "content_block_start",
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "text", "text": ""},
+        },
+    )
     yield "ping", {"type": "ping"}
     for i in range(STREAM_WORDS):
         delta = {"type": "text_delta", "text": f"w{i} "}
         yield "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
     yield "content_block_stop", {"type": "content_block_stop", "index": 0}
-    yield "message_delta", {
-        "type": "message_delta",
-        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-        "usage": {"output_tokens": ANTHROPIC_OUTPUT_TOKENS},
-    }
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": ANTHROPIC_OUTPUT_TOKENS},
+        },
+    )
     yield "message_stop", {"type": "message_stop"}
 
 
@@ -193,7 +211,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             for n, (name, data) in enumerate(events):
                 if model.endswith("-disconnect") and n == 5:
-                    self.wfile.write(b"40\r\ndata: {\"trunc")  # half a chunk, then the line drops
+                    self.wfile.write(b'40\r\ndata: {"trunc')  # half a chunk, then the line drops
                     self.wfile.flush()
                     self.close_connection = True
                     return

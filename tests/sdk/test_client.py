@@ -31,10 +31,16 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_authorize_settle_void_record_me(sdk_runtime: Runtime, make_client: Callable[[str], Client]) -> None:
     key = create_embedded_agent(sdk_runtime, "bot", tier="custom", caps={"daily": "1.00"})
     with make_client(key) as client:
-        auth = client.authorize("0.010000", vendor="openai", model="gpt-4o-mini", tool="summarize", task_id="t1")
+        auth = client.authorize(
+            "0.010000", vendor="openai", model="gpt-4o-mini", tool="summarize", task_id="t1"
+        )
         assert auth.status == "approved" and auth.amount == Decimal("0.01")
         assert auth.headroom == {"daily": Decimal("0.99")}
-        usage = {"prompt_tokens": 1000, "completion_tokens": 200, "prompt_tokens_details": {"cached_tokens": 500}}
+        usage = {
+            "prompt_tokens": 1000,
+            "completion_tokens": 200,
+            "prompt_tokens_details": {"cached_tokens": 500},
+        }
         txn = client.settle(auth.id, usage=usage)
         assert txn.usage == {
             "input_tokens": 1000,
@@ -99,7 +105,12 @@ def test_errors_are_identical_over_http_and_embedded(sdk_runtime: Runtime) -> No
             assert (type(a), a.code, a.message, a.details) == (type(b), b.code, b.message, b.details)
         cap = _failure(http, calls[0])
         assert isinstance(cap, CapExceeded) and isinstance(cap, core.CapExceeded)
-        assert (cap.cap, cap.limit, cap.spent, cap.requested) == ("daily", Decimal(1), Decimal("0.02"), Decimal(2))
+        assert (cap.cap, cap.limit, cap.spent, cap.requested) == (
+            "daily",
+            Decimal(1),
+            Decimal("0.02"),
+            Decimal(2),
+        )
         assert isinstance(_failure(http, calls[1]), PolicyDenied)
         assert isinstance(_failure(http, calls[2]), ValidationFailed)
 

@@ -15,8 +15,14 @@ import pytest
 from spendwarden.sdk import AsyncClient, Client, RateLimited, ServerUnavailable, ValidationFailed
 from spendwarden.sdk.transport import RetryPolicy, retry_after_seconds
 
-AUTH = {"id": "auth_1", "status": "approved", "agent_id": "bot", "amount_usd": "0.010000",
-        "expires_at": "2026-11-23T12:10:00Z", "headroom": {}}  # fmt: skip
+AUTH = {
+    "id": "auth_1",
+    "status": "approved",
+    "agent_id": "bot",
+    "amount_usd": "0.010000",
+    "expires_at": "2026-11-23T12:10:00Z",
+    "headroom": {},
+}
 
 
 class Script(ThreadingHTTPServer):
@@ -42,7 +48,9 @@ class ScriptHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
-        self.server.seen.append({"headers": dict(self.headers), "body": json.loads(self.rfile.read(length) or b"{}")})
+        self.server.seen.append(
+            {"headers": dict(self.headers), "body": json.loads(self.rfile.read(length) or b"{}")}
+        )
         status, headers, body = self.server.script.pop(0)
         data = json.dumps(body).encode()
         self.send_response(status)

@@ -21,21 +21,36 @@ def sdk_runtime(lite_runtime: Runtime) -> Runtime:
 
 
 def anthropic_response() -> Message:
-    usage = Usage(input_tokens=25, output_tokens=90, cache_read_input_tokens=2000, cache_creation_input_tokens=300)
-    return Message(id="msg_1", type="message", role="assistant", model="claude-haiku-4-5", content=[],
-                   stop_reason="end_turn", stop_sequence=None, usage=usage)  # fmt: skip
+    usage = Usage(
+        input_tokens=25, output_tokens=90, cache_read_input_tokens=2000, cache_creation_input_tokens=300
+    )
+    return Message(
+        id="msg_1",
+        type="message",
+        role="assistant",
+        model="claude-haiku-4-5",
+        content=[],
+        stop_reason="end_turn",
+        stop_sequence=None,
+        usage=usage,
+    )
 
 
 def test_settle_with_a_real_usage_object(sdk_runtime: Runtime, make_client: Callable[[str], Client]) -> None:
     client = make_client(create_embedded_agent(sdk_runtime, "bot", tier="custom"))
     response = anthropic_response()
-    with client.spend(estimate="0.02", vendor="anthropic", model="claude-haiku-4-5", tool="summarize",
-                      task_id="t-9") as hold:  # fmt: skip
+    with client.spend(
+        estimate="0.02", vendor="anthropic", model="claude-haiku-4-5", tool="summarize", task_id="t-9"
+    ) as hold:
         txn = hold.settle(usage=response.usage)
     with client.spend(estimate="0.02", vendor="anthropic", tool="summarize") as whole:
         whole.settle(usage=response)
-    assert txn.usage == {"input_tokens": 2325, "output_tokens": 90, "cache_read_tokens": 2000,
-                         "cache_write_tokens": 300}  # fmt: skip
+    assert txn.usage == {
+        "input_tokens": 2325,
+        "output_tokens": 90,
+        "cache_read_tokens": 2000,
+        "cache_write_tokens": 300,
+    }
     rows = transactions(sdk_runtime, "bot")
     assert [r["amount_usd"] for r in rows] == [f"{txn.amount:.6f}"] * 2
     assert rows[0]["tool"] == "summarize" and rows[0]["task_id"] == "t-9" and rows[0]["vendor"] == "anthropic"
@@ -44,10 +59,12 @@ def test_settle_with_a_real_usage_object(sdk_runtime: Runtime, make_client: Call
         hold.settle("0.01")
 
 
-def test_an_exception_inside_voids_and_propagates(sdk_runtime: Runtime, make_client: Callable[[str], Client]) -> None:
+def test_an_exception_inside_voids_and_propagates(
+    sdk_runtime: Runtime, make_client: Callable[[str], Client]
+) -> None:
     client = make_client(create_embedded_agent(sdk_runtime, "bot", tier="custom"))
     with pytest.raises(ZeroDivisionError), client.spend(estimate="0.02", vendor="openai") as hold:
-        1 / 0
+        raise ZeroDivisionError("the call failed")
     assert hold.voided and transactions(sdk_runtime, "bot") == []
     assert [h["status"] for h in holds(sdk_runtime, "bot")] == ["voided"]
     assert client.me()["held"] == "0.000000"
