@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from spendwarden.errors import Forbidden, SpendwardenError, Unauthenticated, ValidationFailed
 from spendwarden.sdk.errors import from_domain
-from spendwarden.sdk.ops import TASK_EVENT_TYPES, Operation
+from spendwarden.sdk.ops import Operation
 
 if TYPE_CHECKING:
     from spendwarden.runtime import Runtime
@@ -169,11 +169,21 @@ def _me(t: EmbeddedTransport, agent_id: str, op: Operation) -> dict[str, Any]:
 
 
 def _task_event(t: EmbeddedTransport, agent_id: str, op: Operation) -> dict[str, Any]:
-    body = dict(op.body or {})
-    if body.get("type") not in TASK_EVENT_TYPES:
-        raise ValidationFailed(f"type: must be one of {', '.join(TASK_EVENT_TYPES)}", field="type")
-    t.runtime.ledger.view(agent_id)
-    return {"accepted": True, **body}
+    """The same conversion as ``POST /v1/tasks/events``."""
+    from spendwarden.api.routes.tasks import TaskEventBody
+    from spendwarden.tasks import TaskEvent, record_task_event
+
+    body = TaskEventBody.model_validate(op.body)
+    scope = body.scope.model_dump(exclude_none=True) if body.scope else None
+    event = TaskEvent(
+        agent_id=agent_id,
+        task_id=body.task_id,
+        type=body.type,
+        occurred_at=body.occurred_at,
+        scope=scope or None,
+        note=body.note or (f"error: {body.error}" if body.error else None),
+    )
+    return record_task_event(t.runtime.ledger.core, event)
 
 
 HANDLERS: dict[str, Handler] = {

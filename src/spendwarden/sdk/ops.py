@@ -98,8 +98,9 @@ def task_event(
         body["scope"] = scope
     if error is not None:
         body["error"] = error
-    when = occurred_at or datetime.now(UTC)
-    body["occurred_at"] = (when if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
+    if occurred_at is not None:  # else the server's clock stamps it: no client clock skew
+        when = occurred_at if occurred_at.tzinfo else occurred_at.replace(tzinfo=UTC)
+        body["occurred_at"] = when.isoformat()
     return Operation("task_event", "POST", "/v1/tasks/events", body)
 
 

@@ -21,6 +21,7 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
+from spendwarden.errors import SpendwardenError
 from spendwarden.ids import new_id
 
 log = logging.getLogger("spendwarden.sdk")
@@ -40,6 +41,15 @@ def task_or_current(task_id: str | None) -> str | None:
 
 def new_task_id(name: str) -> str:
     return new_id(f"{name[:100]}-")
+
+
+def already_reported(exc: BaseException, kind: str) -> bool:
+    """A retried final event whose first attempt did land: the task is already in that state."""
+    return (
+        isinstance(exc, SpendwardenError)
+        and exc.code == "invalid_state"
+        and exc.details.get("status") == kind.removeprefix("task.")
+    )
 
 
 class TaskScope:
@@ -93,8 +103,8 @@ class TaskScope:
         kind, extra = self._final(exc)
         try:
             self.client.task_event(kind, cast(str, self.task_id), **extra)
-        except Exception:
-            if exc is None:
+        except Exception as failure:
+            if exc is None and not already_reported(failure, kind):
                 raise
             log.warning("could not report %s for task %s", kind, self.task_id, exc_info=True)
 
@@ -120,8 +130,8 @@ class TaskScope:
         kind, extra = self._final(exc)
         try:
             await self._emit(kind, **extra)
-        except Exception:
-            if exc is None:
+        except Exception as failure:
+            if exc is None and not already_reported(failure, kind):
                 raise
             log.warning("could not report %s for task %s", kind, self.task_id, exc_info=True)
 
