@@ -170,3 +170,19 @@ def test_staging_rule_halts_when_today_exceeds_150_percent_of_yesterday(
     assert ledger.view("stg")["status"] == "active"
     ledger.record(SpendEvent(agent_id="stg", amount=usd("0.20")))
     assert ledger.view("stg")["status_reason"] == "auto_halt: daily_vs_prior_day"
+
+
+def test_production_rule_halts_when_the_hour_exceeds_three_times_the_rolling_average(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    from spendwarden.ledger.agents import AgentSpec
+
+    ledger = runtime.ledger
+    ledger.create_agent(AgentSpec(id="prod", tier="production", caps={"daily": usd("1000")}), "t")
+    for h in range(1, 25):
+        ledger.record(SpendEvent(agent_id="prod", amount=usd("1.00"), occurred_at=clock.now() - timedelta(hours=h)))
+    ledger.record(SpendEvent(agent_id="prod", amount=usd("2.90")))
+    assert ledger.view("prod")["status"] == "active"
+    ledger.record(SpendEvent(agent_id="prod", amount=usd("0.20")))
+    view = ledger.view("prod")
+    assert view["status_reason"] == "auto_halt: hourly_vs_rolling_avg"
