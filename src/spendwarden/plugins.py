@@ -17,5 +17,6 @@ def installers() -> list[Callable[[Runtime], None]]:
     from spendwarden.alerts.plugin import install as install_alerts
     from spendwarden.analytics import install as install_analytics
     from spendwarden.ingest.plugin import install as install_ingest
+    from spendwarden.signals.plugin import install as install_signals
 
-    return [install_alerts, install_analytics, install_ingest]
+    return [install_alerts, install_signals, install_analytics, install_ingest]

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from spendwarden.alerts.outbox import enqueue
+from spendwarden.alerts.outbox import SEVERITY_RANK, enqueue
 from spendwarden.clock import iso
 from spendwarden.db import queries as q
 from spendwarden.ids import new_id
@@ -40,9 +40,18 @@ def raise_alert(
     """Open the alert, or refresh the open one with this key. Returns (row, newly_opened)."""
     existing = q.open_alert(conn, dedupe_key)
     if existing is not None:
-        values = {"last_seen_at": at, "occurrences": existing["occurrences"] + 1, "figures": dumps(figures)}
+        values: dict[str, Any] = {
+            "last_seen_at": max(at, existing["last_seen_at"]),
+            "occurrences": existing["occurrences"] + 1,
+            "figures": dumps(figures),
+        }
+        escalated = SEVERITY_RANK[severity] > SEVERITY_RANK.get(existing["severity"], 0)
+        if escalated:
+            values.update(severity=severity, title=title, message=message)
         q.update_alert(conn, existing["id"], values)
         existing.update(values)
+        if escalated:  # page the channels that only listen at the higher severity
+            enqueue(conn, existing, "trigger", at, skip_triggered=True)
         return existing, False
     row = {
         "id": new_id("alr_"),

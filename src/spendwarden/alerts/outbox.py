@@ -49,11 +49,17 @@ def wants(channel: dict[str, Any], severity: str) -> bool:
     return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(channel["min_severity"], 0)
 
 
-def enqueue(conn: Connection, alert: dict[str, Any], event: str, at: int) -> int:
-    """Queue ``trigger`` for every channel that wants this severity, or ``resolve`` for every
-    channel that was told the alert opened. Returns the number of deliveries queued."""
+def enqueue(
+    conn: Connection, alert: dict[str, Any], event: str, at: int, *, skip_triggered: bool = False
+) -> int:
+    """Queue ``trigger`` for every channel that wants this severity (``skip_triggered``: not
+    those already told, on an escalation), or ``resolve`` for every channel that was told the
+    alert opened. Returns the number of deliveries queued."""
     if event == "trigger":
         targets = [c["id"] for c in enabled_channels(conn) if wants(c, alert["severity"])]
+        if skip_triggered and targets:
+            told = set(qs.triggered_channels(conn, alert["id"]))
+            targets = [t for t in targets if t not in told]
     else:
         targets = qs.triggered_channels(conn, alert["id"])
     rows = [

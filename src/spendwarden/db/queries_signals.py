@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from spendwarden.db.tables.core import spend_counters, transactions
+from spendwarden.db.tables.core import agent_state, alerts, spend_counters, transactions
 from spendwarden.db.tables.signals import alert_deliveries, channels, task_events, tasks
 
 Row = dict[str, Any]
@@ -116,24 +116,34 @@ def agents_with_running_tasks(conn: Connection) -> list[str]:
     return sorted(r[0] for r in conn.execute(stmt))
 
 
-def agents_active_since(conn: Connection, since: int) -> list[str]:
-    """Agents with ledger rows recorded since ``since`` (uses the occurred_at index)."""
-    stmt = select(transactions.c.agent_id).where(transactions.c.occurred_at >= since).distinct()
+def agents_updated_since(conn: Connection, since: int) -> list[str]:
+    """Agents whose state row changed since ``since`` (one row per agent, no ledger scan)."""
+    stmt = select(agent_state.c.agent_id).where(agent_state.c.updated_at >= since)
     return sorted(r[0] for r in conn.execute(stmt))
 
 
-def transfer_edges(conn: Connection, since: int) -> list[tuple[str, str]]:
-    """Distinct agent-to-agent payment edges (payer, payee) since ``since``."""
+def agents_with_open_alerts(conn: Connection) -> list[str]:
+    stmt = select(alerts.c.agent_id).where(alerts.c.status != "resolved", alerts.c.agent_id.is_not(None))
+    return sorted({r[0] for r in conn.execute(stmt.distinct())})
+
+
+def transfer_edges(conn: Connection, since: int, until: int) -> list[tuple[str, str, int]]:
+    """Agent-to-agent payment edges (payer, payee, latest occurred_at) in [since, until]."""
     stmt = (
-        select(transactions.c.agent_id, transactions.c.counterparty_agent_id)
+        select(
+            transactions.c.agent_id,
+            transactions.c.counterparty_agent_id,
+            func.max(transactions.c.occurred_at),
+        )
         .where(
             transactions.c.occurred_at >= since,
+            transactions.c.occurred_at <= until,
             transactions.c.counterparty_agent_id.is_not(None),
             transactions.c.status == "settled",
         )
-        .distinct()
+        .group_by(transactions.c.agent_id, transactions.c.counterparty_agent_id)
     )
-    return [(r[0], r[1]) for r in conn.execute(stmt)]
+    return [(r[0], r[1], int(r[2])) for r in conn.execute(stmt)]
 
 
 # --- channels ---------------------------------------------------------------------------

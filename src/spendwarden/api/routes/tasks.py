@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from spendwarden.api.deps import AgentDep, LedgerDep, ViewerDep
 from spendwarden.api.schemas import ErrorResponse, Short, Strict
@@ -21,11 +21,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class TaskScope(Strict):
-    """Limits of one task; tool calls beyond ``max_tool_calls`` raise ``task_scope``."""
+class TaskScope(BaseModel):
+    """Limits of one task: more than ``max_tool_calls`` calls, or a tool outside ``tools``,
+    raises ``task_scope``. Other keys are kept as given."""
 
+    model_config = ConfigDict(extra="allow")
     max_tool_calls: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
-    allowed_tools: list[Short] | None = None
+    tools: Annotated[list[Short], Field(max_length=200)] | None = None
 
 
 class TaskEventBody(Strict):
@@ -34,6 +36,7 @@ class TaskEventBody(Strict):
     occurred_at: AwareDatetime | None = None
     scope: TaskScope | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
+    error: Annotated[str, Field(max_length=2000, description="Why the task failed.")] | None = None
 
 
 @router.post("/events", status_code=status.HTTP_201_CREATED, responses=ERRORS)
@@ -47,7 +50,7 @@ def task_event(body: TaskEventBody, agent: AgentDep, ledger: LedgerDep) -> dict[
         type=body.type,
         occurred_at=body.occurred_at,
         scope=scope or None,
-        note=body.note,
+        note=body.note or (f"error: {body.error}" if body.error else None),
     )
     return record_task_event(ledger.core, event)
 
