@@ -260,6 +260,16 @@ def tokens_rotate_admin(database: DatabaseOpt = None) -> None:
     console.print(rotate_admin_token(runtime_for(database).ledger.core, actor=ADMIN_ACTOR), soft_wrap=True)
 
 
+from spendwarden.ingest import cli as ingest_cli  # noqa: E402
+
+app.command("import")(ingest_cli.import_events)
+app.command("export")(ingest_cli.export_events)
+app.command("watch")(ingest_cli.watch)
+
+from spendwarden.sdk.drill import drill as sdk_drill  # noqa: E402
+
+app.command("drill")(sdk_drill)
+
 def main() -> None:
     app()
 
