@@ -270,6 +270,12 @@ from spendwarden.sdk.drill import drill as sdk_drill  # noqa: E402
 
 app.command("drill")(sdk_drill)
 
+from spendwarden.ingest import cli as ingest_cli  # noqa: E402
+
+app.command("import")(ingest_cli.import_events)
+app.command("export")(ingest_cli.export_events)
+app.command("watch")(ingest_cli.watch)
+
 def main() -> None:
     app()
 

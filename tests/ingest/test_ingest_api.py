@@ -58,10 +58,15 @@ def test_bad_lines_never_drop_good_ones_and_redelivery_is_harmless(
     assert runtime.ledger.verify()["ok"]
 
 
-def test_json_array_and_usage_priced(runtime: Runtime, client: TestClient, admin_headers: dict[str, str]) -> None:
+def test_json_array_and_usage_priced(
+    runtime: Runtime, client: TestClient, admin_headers: dict[str, str]
+) -> None:
     make_agent(runtime.ledger, "a")
     events = [
-        {"agent_id": "a", "usage": {"provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500}},
+        {
+            "agent_id": "a",
+            "usage": {"provider": "openai", "model": "gpt-4o", "input_tokens": 1000, "output_tokens": 500},
+        },
         {"agent_id": "a", "usage": {"model": "no-such-model", "input_tokens": 1}},
     ]
     data = post(client, json.dumps(events).encode(), admin_headers, "application/json").json()
@@ -80,7 +85,9 @@ def test_whole_body_errors(runtime: Runtime, client: TestClient, admin_headers: 
     assert post(client, b"{}", {}).status_code == 401
 
 
-def test_oversized_body_is_refused(runtime: Runtime, client: TestClient, admin_headers: dict[str, str]) -> None:
+def test_oversized_body_is_refused(
+    runtime: Runtime, client: TestClient, admin_headers: dict[str, str]
+) -> None:
     size = runtime.settings.ingest_max_body_bytes + 1
     answer = post(client, b" " * size, admin_headers)
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
@@ -97,5 +104,7 @@ def test_ingest_token_is_limited_to_its_source(runtime: Runtime, client: TestCli
     data = post(client, body, bearer(token)).json()
     assert [r["status"] for r in data["results"]] == ["accepted", "accepted", "rejected"]
     assert data["results"][2]["error"]["code"] == "source_forbidden"
-    rows = client.get("/v1/transactions", headers={"Authorization": "Bearer test-admin-token-0123456789abcdef"}).json()
+    rows = client.get(
+        "/v1/transactions", headers={"Authorization": "Bearer test-admin-token-0123456789abcdef"}
+    ).json()
     assert {t["source"] for t in rows["items"]} == {"importer-1"}

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from spendwarden.config import Settings
 from spendwarden.clock import FrozenClock
+from spendwarden.config import Settings
 from spendwarden.ingest.plugin import catalog_of
 from spendwarden.runtime import Runtime, build_runtime
 from tests.factories import bearer, make_agent
@@ -19,9 +19,13 @@ GPT4O = "0.007500"
 
 
 def settle_with_usage(client: TestClient, key: str, usage: dict[str, Any]) -> Any:
-    hold = client.post("/v1/authorize", json={"amount_usd": "0.10", "model": usage.get("model")}, headers=bearer(key))
+    hold = client.post(
+        "/v1/authorize", json={"amount_usd": "0.10", "model": usage.get("model")}, headers=bearer(key)
+    )
     assert hold.status_code == 200, hold.text
-    return client.post(f"/v1/authorizations/{hold.json()['id']}/settle", json={"usage": usage}, headers=bearer(key))
+    return client.post(
+        f"/v1/authorizations/{hold.json()['id']}/settle", json={"usage": usage}, headers=bearer(key)
+    )
 
 
 def test_settle_and_record_price_usage_with_genai_prices(runtime: Runtime, client: TestClient) -> None:
@@ -36,7 +40,9 @@ def test_settle_and_record_price_usage_with_genai_prices(runtime: Runtime, clien
     assert recorded.json()["transaction"]["amount_usd"] == GPT4O
 
 
-def test_custom_price_overrides_and_is_audited(runtime: Runtime, client: TestClient, admin_headers: dict[str, str]) -> None:
+def test_custom_price_overrides_and_is_audited(
+    runtime: Runtime, client: TestClient, admin_headers: dict[str, str]
+) -> None:
     key = make_agent(runtime.ledger, "llm")
     put = client.put(
         "/v1/prices/openai/gpt-4o",
@@ -68,7 +74,9 @@ def test_unknown_model_is_refused_never_zero(runtime: Runtime, client: TestClien
     assert runtime.ledger.view("llm")["spend"]["daily"] == "0.000000"
 
 
-def test_any_provider_price_and_bad_prices(runtime: Runtime, client: TestClient, admin_headers: dict[str, str]) -> None:
+def test_any_provider_price_and_bad_prices(
+    runtime: Runtime, client: TestClient, admin_headers: dict[str, str]
+) -> None:
     key = make_agent(runtime.ledger, "llm")
     created = client.post(
         "/v1/prices",
@@ -79,21 +87,32 @@ def test_any_provider_price_and_bad_prices(runtime: Runtime, client: TestClient,
     usage = {"model": "house-model-7b", "input_tokens": 2_000_000, "output_tokens": 1_000_000}
     txn = client.post("/v1/transactions", json={"usage": usage}, headers=bearer(key)).json()["transaction"]
     assert txn["amount_usd"] == "2.500000" and txn["price_version"] == "custom:custom"
-    bad = client.put("/v1/prices/x/y", json={"input_per_mtok": "-1", "output_per_mtok": "1"}, headers=admin_headers)
+    bad = client.put(
+        "/v1/prices/x/y", json={"input_per_mtok": "-1", "output_per_mtok": "1"}, headers=admin_headers
+    )
     assert bad.status_code == 422
-    assert client.put("/v1/prices/x/y", json={"input_per_mtok": "1", "output_per_mtok": "1"}, headers=bearer(key)).status_code == 403
+    assert (
+        client.put(
+            "/v1/prices/x/y", json={"input_per_mtok": "1", "output_per_mtok": "1"}, headers=bearer(key)
+        ).status_code
+        == 403
+    )
 
 
 def test_fallback_price_from_settings(settings: Settings, clock: FrozenClock) -> None:
     runtime = build_runtime(
-        settings.model_copy(update={"llm_fallback_price": {"input": "10", "output": "20"}}), clock=clock, migrate=False
+        settings.model_copy(update={"llm_fallback_price": {"input": "10", "output": "20"}}),
+        clock=clock,
+        migrate=False,
     )
     try:
         make_agent(runtime.ledger, "llm")
-        from spendwarden.ledger.pricing import priced
         from spendwarden.events import SpendEvent, TokenUsage
+        from spendwarden.ledger.pricing import priced
 
-        event = SpendEvent(agent_id="llm", amount=0, model="house-model-7b", usage=TokenUsage(input=1000, output=1000))
+        event = SpendEvent(
+            agent_id="llm", amount=0, model="house-model-7b", usage=TokenUsage(input=1000, output=1000)
+        )
         out = priced(runtime.ledger.core, event, None, clock.now())
         assert out.amount == 30_000 and out.price_version == "fallback:settings"
     finally:
@@ -101,7 +120,11 @@ def test_fallback_price_from_settings(settings: Settings, clock: FrozenClock) ->
 
 
 def test_other_replica_sees_a_new_price_within_its_check_interval(
-    runtime: Runtime, settings: Settings, clock: FrozenClock, client: TestClient, admin_headers: dict[str, str]
+    runtime: Runtime,
+    settings: Settings,
+    clock: FrozenClock,
+    client: TestClient,
+    admin_headers: dict[str, str],
 ) -> None:
     other = build_runtime(settings, clock=clock, migrate=False)
     try:
@@ -109,7 +132,11 @@ def test_other_replica_sees_a_new_price_within_its_check_interval(
 
         usage = TokenUsage(input=1_000_000, output=0)
         assert catalog_of(other)("openai", "gpt-4o", usage, clock.now())[0] == 2_500_000
-        client.put("/v1/prices/openai/gpt-4o", json={"input_per_mtok": "1", "output_per_mtok": "1"}, headers=admin_headers)
+        client.put(
+            "/v1/prices/openai/gpt-4o",
+            json={"input_per_mtok": "1", "output_per_mtok": "1"},
+            headers=admin_headers,
+        )
         assert catalog_of(other)("openai", "gpt-4o", usage, clock.now())[0] == 2_500_000  # cached < 1 s
         catalog_of(other).check_every = 0
         assert catalog_of(other)("openai", "gpt-4o", usage, clock.now()) == (1_000_000, "custom:custom")
@@ -118,5 +145,7 @@ def test_other_replica_sees_a_new_price_within_its_check_interval(
 
 
 @pytest.mark.parametrize("body", [{"input_per_mtok": "1"}, {"input_per_mtok": "x", "output_per_mtok": "1"}])
-def test_price_body_is_validated(runtime: Runtime, client: TestClient, admin_headers: dict[str, str], body: dict[str, str]) -> None:
+def test_price_body_is_validated(
+    runtime: Runtime, client: TestClient, admin_headers: dict[str, str], body: dict[str, str]
+) -> None:
     assert client.put("/v1/prices/openai/gpt-4o", json=body, headers=admin_headers).status_code == 422

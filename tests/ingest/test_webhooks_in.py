@@ -41,9 +41,15 @@ def api(rt: Runtime) -> Iterator[TestClient]:
         yield c
 
 
-def stripe_post(api: TestClient, event: dict[str, Any], *, secret: str = SECRET, at: int, header: str | None = None) -> Any:
+def stripe_post(
+    api: TestClient, event: dict[str, Any], *, secret: str = SECRET, at: int, header: str | None = None
+) -> Any:
     payload = json.dumps(event)
-    sig = header if header is not None else stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=at)
+    sig = (
+        header
+        if header is not None
+        else stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp=at)
+    )
     headers = {"Content-Type": "application/json"}
     if sig:
         headers["Stripe-Signature"] = sig
@@ -59,7 +65,9 @@ def payment_intent_event(event_id: str = "evt_1", amount: int = 1234, **meta: st
             "pending_webhooks": 1, "data": {"object": obj}}  # fmt: skip
 
 
-def test_stripe_event_recorded_once_with_mapping(rt: Runtime, api: TestClient, clock: FrozenClock, admin_headers: dict[str, str]) -> None:
+def test_stripe_event_recorded_once_with_mapping(
+    rt: Runtime, api: TestClient, clock: FrozenClock, admin_headers: dict[str, str]
+) -> None:
     now = int(clock.now().timestamp())
     make_agent(rt.ledger, "buyer")
     unmapped = stripe_post(api, payment_intent_event(), at=now)
@@ -115,7 +123,10 @@ def x402_record(success: bool = True, amount: str = "1500000") -> dict[str, Any]
         max_timeout_seconds=60, extra={"name": "USD Coin", "version": "2"},
     )  # fmt: skip
     payload = PaymentPayload(
-        payload={"signature": "0x" + "cd" * 65, "authorization": {"from": PAYER, "to": SELLER, "value": amount}},
+        payload={
+            "signature": "0x" + "cd" * 65,
+            "authorization": {"from": PAYER, "to": SELLER, "value": amount},
+        },
         accepted=req,
         resource=ResourceInfo(url="https://api.weather.dev/v1/forecast"),
     )
@@ -125,18 +136,28 @@ def x402_record(success: bool = True, amount: str = "1500000") -> dict[str, Any]
     return {key: value.model_dump(mode="json", by_alias=True) for key, value in parts.items()}
 
 
-def test_x402_settlement_with_address_mapping(rt: Runtime, api: TestClient, admin_headers: dict[str, str]) -> None:
+def test_x402_settlement_with_address_mapping(
+    rt: Runtime, api: TestClient, admin_headers: dict[str, str]
+) -> None:
     make_agent(rt.ledger, "buyer")
     unmapped = api.post("/v1/webhooks/x402", json=x402_record(), headers=admin_headers)
     assert unmapped.status_code == 422 and unmapped.json()["error"]["code"] == "unknown_agent"
-    ghost = api.post("/v1/ingest/addresses", json={"address": PAYER, "agent_id": "ghost"}, headers=admin_headers)
+    ghost = api.post(
+        "/v1/ingest/addresses", json={"address": PAYER, "agent_id": "ghost"}, headers=admin_headers
+    )
     assert ghost.status_code == 404
-    mapped = api.post("/v1/ingest/addresses", json={"address": PAYER.upper().replace("0X", "0x"), "agent_id": "buyer"}, headers=admin_headers)
+    mapped = api.post(
+        "/v1/ingest/addresses",
+        json={"address": PAYER.upper().replace("0X", "0x"), "agent_id": "buyer"},
+        headers=admin_headers,
+    )
     assert mapped.status_code == 201, mapped.text
     first = api.post("/v1/webhooks/x402", json=x402_record(), headers=admin_headers)
     assert first.status_code == 200, first.text
     assert first.json()["duplicate"] is False and first.json()["external_id"] == f"eip155:8453:{TX}"
-    assert api.post("/v1/webhooks/x402", json=x402_record(), headers=admin_headers).json()["duplicate"] is True
+    assert (
+        api.post("/v1/webhooks/x402", json=x402_record(), headers=admin_headers).json()["duplicate"] is True
+    )
     failed = api.post("/v1/webhooks/x402", json=x402_record(success=False, amount="7"), headers=admin_headers)
     assert failed.status_code == 200, failed.text
     assert rt.ledger.view("buyer")["spend"]["daily"] == "1.500000"
@@ -155,7 +176,11 @@ def test_x402_and_l402_need_a_token_of_their_source(rt: Runtime, api: TestClient
     paid = api.post("/v1/webhooks/l402", json=invoice, headers=bearer(l402_token))
     assert paid.status_code == 200, paid.text
     assert rt.ledger.view("buyer")["spend"]["daily"] == "0.500000"  # 500 sats at the configured 100k
-    batch = [invoice, {**invoice, "payment_hash": "cd" * 32, "btc_usd": "50000"}, {**invoice, "payment_hash": "x"}]
+    batch = [
+        invoice,
+        {**invoice, "payment_hash": "cd" * 32, "btc_usd": "50000"},
+        {**invoice, "payment_hash": "x"},
+    ]
     answer = api.post("/v1/webhooks/l402", json=batch, headers=bearer(l402_token)).json()
     assert [r["status"] for r in answer["results"]] == ["duplicate", "accepted", "rejected"]
     assert rt.ledger.view("buyer")["spend"]["daily"] == "0.750000"

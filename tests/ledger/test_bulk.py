@@ -45,7 +45,9 @@ def test_breach_in_a_batch_halts_and_alerts(runtime: Runtime, clock: FrozenClock
     view = ledger.view("capped")
     assert view["status"] == "halted"
     with ledger.store.read() as conn:
-        alerts = q.list_alerts(conn, filters={"agent_id": "capped", "rule": "cap_breach"}, before=None, limit=10)
+        alerts = q.list_alerts(
+            conn, filters={"agent_id": "capped", "rule": "cap_breach"}, before=None, limit=10
+        )
     assert alerts and alerts[0]["rule"] == "cap_breach"
 
 
