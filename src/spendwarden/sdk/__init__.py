@@ -23,7 +23,7 @@ from spendwarden.sdk.errors import CapExceeded, ServerUnavailable, TransportErro
 from spendwarden.sdk.hold import AsyncSpendHold, SpendHold
 from spendwarden.sdk.models import Authorization, Transaction
 from spendwarden.sdk.tasks import current_task_id
-from spendwarden.sdk.wrap import wrap
+from spendwarden.sdk.wrapping import wrap
 
 __all__ = [
     "AgentHalted",

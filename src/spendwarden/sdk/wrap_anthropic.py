@@ -12,7 +12,7 @@ from typing import Any
 
 from spendwarden.sdk.meter import AsyncMeter, Meter
 from spendwarden.sdk.streams import MessagesWatch
-from spendwarden.sdk.wrap import Endpoint, MeteredCreate, Passthrough, WrapConfig, plan_call
+from spendwarden.sdk.wrapping import Endpoint, MeteredCreate, Passthrough, WrapConfig, plan_call
 
 MESSAGES = Endpoint("anthropic", "messages", MessagesWatch)
 

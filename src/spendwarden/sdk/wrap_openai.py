@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from spendwarden.sdk.streams import ChatWatch, ResponsesWatch
-from spendwarden.sdk.wrap import Endpoint, MeteredCreate, Passthrough
+from spendwarden.sdk.wrapping import Endpoint, MeteredCreate, Passthrough
 
 
 def include_usage(kwargs: dict[str, Any]) -> None:
