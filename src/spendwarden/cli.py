@@ -276,6 +276,11 @@ app.command("import")(ingest_cli.import_events)
 app.command("export")(ingest_cli.export_events)
 app.command("watch")(ingest_cli.watch)
 
+from spendwarden.tail import tail  # noqa: E402
+
+app.command("tail")(tail)
+
+
 def main() -> None:
     app()
 
