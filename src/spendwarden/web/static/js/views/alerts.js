@@ -44,6 +44,20 @@ export async function renderAlerts(root, ctx, status) {
       : h("div", { class: "empty" }, status === "open" ? "No open alerts. All quiet." : `No ${status} alerts.`)));
   }
   await load();
-  const refresh = debounce(() => load().catch(() => {}), 150);
-  ctx.setCleanup(ctx.onLive((kind) => { if (kind === "alert" || kind === "poll") refresh(); }));
+  const refresh = debounce(() => load().catch(() => {}), 400);
+  // The stream carries the whole alert: show it at once, then reconcile with the list.
+  function showNow(alert) {
+    if (!alert || alert.status !== status) return;
+    const existing = list.querySelector(`[data-alert-id="${CSS.escape(alert.id)}"]`);
+    const row = alertRow(alert, { readOnly: ctx.session.readOnly, onChange: () => { load(); refreshAlertCount(); }, fresh: !existing });
+    seen.add(alert.id);
+    if (existing) return existing.replaceWith(row);
+    const box = list.querySelector(".alert-list");
+    if (box) box.prepend(row);
+    else replace(list, h("section", { class: "panel flush" }, h("div", { class: "alert-list" }, row)));
+  }
+  ctx.setCleanup(ctx.onLive((kind, payload) => {
+    if (kind === "alert") showNow(payload);
+    if (kind === "alert" || kind === "poll") refresh();
+  }));
 }
