@@ -71,10 +71,13 @@ def test_idempotent_authorize_returns_the_first_hold(
     assert client.authorize("0.10").headroom["daily"] == Decimal("0.50")
 
 
-def test_amounts_are_exact(sdk_runtime: Runtime, make_client: Callable[[str], Client]) -> None:
-    key = create_embedded_agent(sdk_runtime, "bot", tier="custom")
-    client = make_client(key)
+def test_amounts_are_exact(lite_runtime: Runtime) -> None:
+    """Parsed on the client before any transport: str, Decimal, int, or a float with <= 6 decimals."""
+    client = Client.embedded(
+        runtime=lite_runtime, key=create_embedded_agent(lite_runtime, "bot", tier="custom")
+    )
     assert client.authorize(0.1).amount == Decimal("0.1")
+    assert client.authorize(Decimal("0.000001")).amount == Decimal("0.000001")
     with pytest.raises(core.InvalidAmount, match="more than 6 decimals"):
         client.authorize(0.1234567)
     with pytest.raises(core.InvalidAmount):

@@ -2,8 +2,9 @@
 
 The HTTP transport sends it; the embedded transport validates the very same body with
 the API's own schemas and calls the ledger. So both modes accept and refuse exactly
-the same input. Retry safety is decided here: authorize and settle carry an
-idempotency key generated per logical call, ``record`` an external id.
+the same input. Retry safety is decided here: authorize and settle are marked
+``idempotent`` (the HTTP transport sends one key per logical call, reused by every
+retry), ``record`` gets an external id.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Operation:
     body: dict[str, Any] | None = None
     target: str | None = None
     idempotency_key: str | None = None
+    # Retried over HTTP with a key generated per logical call (in process nothing is lost).
+    idempotent: bool = False
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -40,8 +43,9 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
 
 def authorize(amount: object, fields: dict[str, Any], idempotency_key: str | None = None) -> Operation:
     body = {"amount_usd": amount_text(amount), **_clean(fields)}
-    key = idempotency_key or new_key()
-    return Operation("authorize", "POST", "/v1/authorize", body, idempotency_key=key)
+    return Operation(
+        "authorize", "POST", "/v1/authorize", body, idempotency_key=idempotency_key, idempotent=True
+    )
 
 
 def settle(
@@ -57,8 +61,15 @@ def settle(
     if usage is not None:
         body["usage"] = usage
     path = f"/v1/authorizations/{authorization_id}/settle"
-    key = idempotency_key or new_key()
-    return Operation("settle", "POST", path, body, target=authorization_id, idempotency_key=key)
+    return Operation(
+        "settle",
+        "POST",
+        path,
+        body,
+        target=authorization_id,
+        idempotency_key=idempotency_key,
+        idempotent=True,
+    )
 
 
 def void(authorization_id: str) -> Operation:

@@ -21,7 +21,7 @@ import httpx
 from spendwarden import __version__
 from spendwarden.errors import SpendwardenError
 from spendwarden.sdk.errors import ServerUnavailable, TransportError, error_from_body
-from spendwarden.sdk.ops import Operation
+from spendwarden.sdk.ops import Operation, new_key
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -65,9 +65,11 @@ def headers_for(key: str | None) -> dict[str, str]:
 
 
 def request_args(op: Operation) -> dict[str, Any]:
+    """One set of arguments for every attempt: the idempotency key is fixed before the first."""
     headers = dict(op.headers)
-    if op.idempotency_key:
-        headers["Idempotency-Key"] = op.idempotency_key
+    key = op.idempotency_key or (new_key() if op.idempotent else None)
+    if key:
+        headers["Idempotency-Key"] = key
     args: dict[str, Any] = {"headers": headers}
     if op.body is not None:
         args["json"] = op.body
@@ -114,12 +116,13 @@ class HttpTransport:
 
     def send(self, op: Operation) -> dict[str, Any]:
         last: BaseException | httpx.Response | None = None
+        args = request_args(op)
         for attempt in range(self.policy.retries + 1):
             if attempt:
                 wait = retry_after_seconds(last) if isinstance(last, httpx.Response) else None
                 time.sleep(self.policy.delay(attempt - 1, wait))
             try:
-                response = self.http.request(op.method, op.path, **request_args(op))
+                response = self.http.request(op.method, op.path, **args)
             except httpx.TransportError as exc:
                 last = exc
                 continue
@@ -142,12 +145,13 @@ class AsyncHttpTransport:
 
     async def send(self, op: Operation) -> dict[str, Any]:
         last: BaseException | httpx.Response | None = None
+        args = request_args(op)
         for attempt in range(self.policy.retries + 1):
             if attempt:
                 wait = retry_after_seconds(last) if isinstance(last, httpx.Response) else None
                 await asyncio.sleep(self.policy.delay(attempt - 1, wait))
             try:
-                response = await self.http.request(op.method, op.path, **request_args(op))
+                response = await self.http.request(op.method, op.path, **args)
             except httpx.TransportError as exc:
                 last = exc
                 continue
