@@ -1,0 +1,177 @@
+"""Authorization benchmark (issue 2, DESIGN.md §7).
+
+Measures, in one run per backend:
+  * HTTP throughput of POST /v1/authorize vs a no-op endpoint on the same server stack
+    (same uvicorn + FastAPI + body model), driven by wrk — ratio target ≥ 0.5;
+  * p50/p99 latency at half the no-op rate (open-loop, paced clients) — target p99 ≤ 10 ms;
+  * one client in sequence: p50 — target ≤ 1 ms;
+  * in-process (embedded) authorizations/s — target ≥ 10,000/s.
+
+Usage: python bench/authorize.py [--backend sqlite|postgres|both] [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import re
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench._common import database, machine, percentile, server
+from spendwarden.config import Settings
+from spendwarden.ledger.agents import AgentSpec
+from spendwarden.ledger.types import AuthorizeRequest
+from spendwarden.runtime import build_runtime
+
+ADMIN = "bench-admin-token-0123456789abcdef"
+BODY = {"amount_usd": "0.000100", "vendor": "openai", "tool": "chat", "model": "gpt-4o-mini"}
+AGENTS = 100
+
+
+def create_agents(url: str, n: int) -> list[str]:
+    keys = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+        for i in range(n):
+            r = c.post("/v1/agents", json={"id": f"bench-{i}", "tier": "custom"})
+            keys.append(r.json()["api_key"])
+    return keys
+
+
+WRK_LUA = """
+keys = {%s}
+i = 0
+request = function()
+  i = i + 1
+  local h = {}
+  h["Content-Type"] = "application/json"
+  h["Authorization"] = "Bearer " .. keys[(i %% #keys) + 1]
+  return wrk.format("POST", "%s", h, '%s')
+end
+"""
+
+
+def wrk(url: str, path: str, keys: list[str], seconds: int, connections: int = 16) -> float:
+    lua = WRK_LUA % (",".join(f'"{k}"' for k in keys), path, json.dumps(BODY))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(lua)
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", f.name, url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    Path(f.name).unlink()
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise SystemExit(f"wrk saw errors on {path}: {non2xx.group(0)}\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def _paced(url: str, path: str, keys: list[str], rate: float, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    body = json.dumps(BODY)
+    latencies: list[float] = []
+    start = time.perf_counter()
+    n = int(rate * seconds)
+    for i in range(n):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        conn.request("POST", path, body, {"Content-Type": "application/json",
+                                          "Authorization": f"Bearer {keys[i % len(keys)]}"})
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200, resp.status
+        latencies.append(time.perf_counter() - scheduled)  # from the scheduled time: no coordinated omission
+    out.put(latencies)
+
+
+def paced_latency(url: str, path: str, keys: list[str], rate: float, seconds: float, clients: int = 4) -> list[float]:
+    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    procs = [mp.Process(target=_paced, args=(url, path, keys[i::clients], rate / clients, seconds, queue))
+             for i in range(clients)]
+    for p in procs:
+        p.start()
+    latencies: list[float] = []
+    for _ in procs:
+        latencies += queue.get()
+    for p in procs:
+        p.join()
+    return latencies
+
+
+def sequential_latency(url: str, path: str, keys: list[str], n: int = 2000) -> list[float]:
+    out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    _paced(url, path, keys, rate=1e9, seconds=n / 1e9, out=out)
+    return out.get()
+
+
+def in_process(database_url: str, n: int = 20000) -> float:
+    runtime = build_runtime(Settings(database_url=database_url, admin_token=ADMIN))
+    ledger = runtime.ledger
+    for i in range(AGENTS):
+        ledger.create_agent(AgentSpec(id=f"inproc-{i}", tier="custom", caps={"daily": 10**15}), "bench")
+    req = AuthorizeRequest(amount=100, vendor="openai", tool="chat", model="gpt-4o-mini")
+    for i in range(500):
+        ledger.authorize(f"inproc-{i % AGENTS}", req)
+    start = time.perf_counter()
+    for i in range(n):
+        ledger.authorize(f"inproc-{i % AGENTS}", req)
+    elapsed = time.perf_counter() - start
+    runtime.close()
+    return n / elapsed
+
+
+def run(backend: str, seconds: int) -> dict[str, float]:
+    results: dict[str, float] = {}
+    with database(backend) as url:
+        results["inproc_per_s"] = in_process(url)
+    with database(backend) as url, server(url, ADMIN) as base:
+        keys = create_agents(base, AGENTS)
+        wrk(base, "/v1/authorize", keys, 2)  # warm up
+        results["noop_rps"] = wrk(base, "/bench/noop", keys, seconds)
+        results["authorize_rps"] = wrk(base, "/v1/authorize", keys, seconds)
+        half = results["noop_rps"] / 2
+        lat = paced_latency(base, "/v1/authorize", keys, half, seconds)
+        results["half_rate"] = half
+        results["half_p50_ms"] = percentile(lat, 50) * 1000
+        results["half_p99_ms"] = percentile(lat, 99) * 1000
+        seq = sequential_latency(base, "/v1/authorize", keys)
+        results["seq_p50_ms"] = percentile(seq, 50) * 1000
+        results["seq_p99_ms"] = percentile(seq, 99) * 1000
+    results["ratio"] = results["authorize_rps"] / results["noop_rps"]
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--seconds", type=int, default=8)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    rows = []
+    for backend in backends:
+        r = run(backend, args.seconds)
+        rows.append((backend, r))
+    header = ("backend", "no-op req/s", "authorize req/s", "ratio (≥0.5)", "p50/p99 ms at half no-op rate (p99≤10)",
+              "1 client p50/p99 ms (p50≤1)", "in-process /s (≥10,000)")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for backend, r in rows:
+        print(f"| {backend} | {r['noop_rps']:,.0f} | {r['authorize_rps']:,.0f} | {r['ratio']:.2f} | "
+              f"{r['half_p50_ms']:.2f} / {r['half_p99_ms']:.2f} (at {r['half_rate']:,.0f}/s) | "
+              f"{r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} | {r['inproc_per_s']:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
