@@ -1,0 +1,257 @@
+"""Scale benchmark (DESIGN.md §7, issue 8 item 5): 400,000 agents and millions of events on
+PostgreSQL. Measures, in one run, authorize latency in process and over HTTP for random
+agents among the many versus a 100-agent database, the server's RSS, bulk ingest through
+the real endpoint, and analytics query times. Figures go to stdout and a JSON file.
+
+    python bench/scale.py --agents 400000 --events 10000000   # ~25 min on 2 cores
+    python bench/scale.py --agents 2000 --events 50000        # smoke run
+
+Databases ``sw_scale_big`` and ``sw_scale_small`` are created and dropped (``--keep`` keeps
+the big one). Not a test: nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scale_load as load
+
+from spendwarden.clock import SystemClock, iso, to_us
+from spendwarden.config import Settings
+from spendwarden.db.migrate import upgrade
+from spendwarden.ledger.types import AuthorizeRequest
+from spendwarden.runtime import build_runtime
+
+PG = os.environ.get("SPENDWARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+ADMIN = "bench-admin-token-0123456789abcdef"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pg_admin(sql: str) -> None:
+    with psycopg.connect(f"{PG}/test", autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+def fresh_db(name: str) -> str:
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pg_admin(f"CREATE DATABASE {name}")
+    url = f"{PG}/{name}"
+    upgrade(url)
+    return url
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def summary_ms(samples: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in samples]
+    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 3), "p99_ms": round(pct(ms, 99), 3),
+            "mean_ms": round(statistics.fmean(ms), 3)}  # fmt: skip
+
+
+def authorize_in_process(url: str, n_agents: int, n: int) -> dict[str, float]:
+    settings = Settings(database_url=url, admin_token=ADMIN, db_pool_size=4)
+    runtime = build_runtime(settings, migrate=False)
+    rng = random.Random(1)
+    req = AuthorizeRequest(amount=1000, vendor="openai", rail="llm_api", model="gpt-4.1-mini")
+    for _ in range(200):  # warm the pool and the code paths
+        runtime.ledger.authorize(load.agent_id(rng.randrange(n_agents)), req)
+    samples = []
+    for _ in range(n):
+        aid = load.agent_id(rng.randrange(n_agents))
+        t0 = time.perf_counter()
+        runtime.ledger.authorize(aid, req)
+        samples.append(time.perf_counter() - t0)
+    runtime.close()
+    return summary_ms(samples)
+
+
+class Serve:
+    def __init__(self, url: str, port: int) -> None:
+        env = {**os.environ, "SPENDWARDEN_DATABASE_URL": url, "SPENDWARDEN_ADMIN_TOKEN": ADMIN}
+        self.base = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "spendwarden.cli", "serve", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(300):
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+
+def authorize_http(server: Serve, n_agents: int, n: int) -> dict[str, float]:
+    rng = random.Random(2)
+    body = {"amount_usd": "0.001", "vendor": "openai", "model": "gpt-4.1-mini"}
+    samples = []
+    with httpx.Client(base_url=server.base, timeout=30) as client:
+        for i in range(n + 200):
+            key = load.agent_key(rng.randrange(n_agents))
+            t0 = time.perf_counter()
+            r = client.post("/v1/authorize", json=body, headers={"Authorization": f"Bearer {key}"})
+            if i >= 200:
+                samples.append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                raise RuntimeError(f"authorize failed: {r.status_code} {r.text}")
+    return summary_ms(samples)
+
+
+def ingest_recent(server: Serve, n_agents: int, n_events: int, batch: int = 5000) -> dict[str, float]:
+    """Recent events through the real ``/v1/ingest/events`` path (rollups, detectors)."""
+    rng = random.Random(3)
+    now = time.time()
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    t0, accepted = time.perf_counter(), 0
+    with httpx.Client(base_url=server.base, timeout=600) as client:
+        for start in range(0, n_events, batch):
+            events = [
+                {"agent_id": load.agent_id(rng.randrange(n_agents)), "amount_usd": "0.0042",
+                 "vendor": rng.choice(load.VENDORS), "model": "gpt-4.1-mini", "tool": "search",
+                 "external_id": f"recent-{start + i}",
+                 "occurred_at": iso(to_us(SystemClock().now()) - rng.randrange(int(20 * 3600e6)))}
+                for i in range(min(batch, n_events - start))
+            ]  # fmt: skip
+            r = client.post("/v1/ingest/events", json=events, headers=headers)
+            if r.status_code == 404:
+                return {"skipped": 1}
+            r.raise_for_status()
+            accepted += r.json()["accepted"]
+    elapsed = time.perf_counter() - t0
+    del now
+    return {"accepted": accepted, "seconds": round(elapsed, 2), "events_per_s": round(accepted / elapsed)}
+
+
+ANALYTICS = {
+    "summary_24h_by_agent": "/v1/analytics/summary?window=24h&group_by=agent,model,vendor,rail,tool",
+    "timeseries_24h_hour": "/v1/analytics/timeseries?window=24h&bucket=hour&dimension=vendor",
+    "agent_profile": "/v1/analytics/agents/{agent}",
+    "forecast": "/v1/analytics/forecast",
+    "agents_page": "/v1/agents?limit=50",
+}
+
+
+def analytics_times(server: Serve, n_agents: int, runs: int = 15) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    with httpx.Client(base_url=server.base, timeout=120) as client:
+        for name, path in ANALYTICS.items():
+            samples, status = [], 0
+            for i in range(runs):
+                url = path.format(agent=load.agent_id((i * 7919) % n_agents))
+                t0 = time.perf_counter()
+                status = client.get(url, headers=headers).status_code
+                samples.append(time.perf_counter() - t0)
+            out[name] = {"status": status, **summary_ms(samples)}
+    return out
+
+
+def table_sizes(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT relname, pg_size_pretty(pg_total_relation_size(relid)) FROM pg_stat_user_tables "
+            "ORDER BY pg_total_relation_size(relid) DESC LIMIT 8"
+        ).fetchall()
+        rows.append(
+            (
+                "database",
+                conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0],
+            )
+        )  # type: ignore[index]
+    return {str(a): str(b) for a, b in rows}
+
+
+def measure(url: str, n_agents: int, args: argparse.Namespace, port: int) -> dict[str, Any]:
+    res: dict[str, Any] = {"agents": n_agents}
+    res["authorize_in_process"] = authorize_in_process(url, n_agents, args.samples)
+    log(f"  in-process authorize: {res['authorize_in_process']}")
+    server = Serve(url, port)
+    try:
+        res["rss_mb_idle"] = round(server.rss_mb(), 1)
+        res["authorize_http"] = authorize_http(server, n_agents, args.samples)
+        log(f"  HTTP authorize: {res['authorize_http']}")
+        res["rss_mb_after_authorize"] = round(server.rss_mb(), 1)
+        if args.ingest:
+            res["ingest_http"] = ingest_recent(server, n_agents, args.ingest)
+            log(f"  ingest: {res['ingest_http']}")
+        res["analytics"] = analytics_times(server, n_agents)
+        log(f"  analytics: {json.dumps(res['analytics'])}")
+        res["rss_mb_end"] = round(server.rss_mb(), 1)
+    finally:
+        server.close()
+    res["sizes"] = table_sizes(url)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--agents", type=int, default=400_000)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--samples", type=int, default=3000, help="authorizations timed per case")
+    ap.add_argument("--ingest", type=int, default=200_000, help="recent events through /v1/ingest/events")
+    ap.add_argument("--out", default="bench/scale-results.json")
+    ap.add_argument("--keep", action="store_true", help="keep the big database")
+    args = ap.parse_args()
+    results: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    now_us = to_us(SystemClock().now())
+    try:
+        log("small case: 100 agents")
+        small = fresh_db("sw_scale_small")
+        load.load_agents(small, 100, now_us)
+        load.load_events(small, 100, 100 * (args.events // max(args.agents, 1)), now_us, progress=log)
+        results["small"] = measure(small, 100, args, 18601)
+        log(f"big case: {args.agents:,} agents, {args.events:,} events")
+        big = fresh_db("sw_scale_big")
+        results["load_agents_per_s"] = round(load.load_agents(big, args.agents, now_us))
+        log(f"  agents loaded: {results['load_agents_per_s']:,}/s")
+        results["load_events"] = load.load_events(big, args.agents, args.events, now_us, progress=log)
+        with psycopg.connect(big, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        results["big"] = measure(big, args.agents, args, 18602)
+        for mode in ("authorize_in_process", "authorize_http"):
+            results[f"{mode}_p99_ratio"] = round(
+                results["big"][mode]["p99_ms"] / results["small"][mode]["p99_ms"], 2
+            )
+            results[f"{mode}_p50_ratio"] = round(
+                results["big"][mode]["p50_ms"] / results["small"][mode]["p50_ms"], 2
+            )
+    finally:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+        log(json.dumps(results, indent=2))
+        pg_admin("DROP DATABASE IF EXISTS sw_scale_small WITH (FORCE)")
+        if not args.keep:
+            pg_admin("DROP DATABASE IF EXISTS sw_scale_big WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()

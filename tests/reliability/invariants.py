@@ -1,0 +1,128 @@
+"""What must hold in the database after any crash, checked straight on the tables.
+
+``Acks`` is what clients were told succeeded; ``check_all`` proves each of those is in the
+ledger exactly once, that held money equals the open holds, that every spend counter
+equals the sum of its ledger rows, and that no cap was overrun.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from spendwarden.clock import from_us
+from spendwarden.db.tables.core import agent_state, holds, spend_counters, transactions
+from spendwarden.ledger.record import counter_delta
+from spendwarden.ledger.windows import window_keys
+from spendwarden.runtime import Runtime
+
+
+@dataclass
+class Acks:
+    """Everything a client saw acknowledged (2xx with the id in the body)."""
+
+    holds: set[str] = field(default_factory=set)
+    settles: dict[str, str] = field(default_factory=dict)  # hold id -> transaction id
+    voids: dict[str, str] = field(default_factory=dict)  # hold id -> status answered (voided|expired)
+    external_ids: set[tuple[str, str]] = field(default_factory=set)  # (source, external_id)
+    transport_errors: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def total(self) -> int:
+        return len(self.holds) + len(self.settles) + len(self.voids) + len(self.external_ids)
+
+
+def check_acknowledged(conn: Connection, acks: Acks) -> None:
+    hold_rows = {r.id: r for r in conn.execute(select(holds))}
+    missing = acks.holds - hold_rows.keys()
+    assert not missing, f"acknowledged authorizations lost: {sorted(missing)[:5]}"
+    for hold_id, txn_id in acks.settles.items():
+        assert hold_rows[hold_id].status == "settled", (hold_id, hold_rows[hold_id].status)
+        assert hold_rows[hold_id].transaction_id == txn_id, hold_id
+    for hold_id, answered in acks.voids.items():  # a retried void may find the hold expired
+        assert hold_rows[hold_id].status == answered, (hold_id, hold_rows[hold_id].status, answered)
+    txns = conn.execute(select(transactions.c.id, transactions.c.source, transactions.c.external_id)).all()
+    ids = {t.id for t in txns}
+    assert set(acks.settles.values()) <= ids, "an acknowledged settlement is not in the ledger"
+    pairs = Counter((t.source, t.external_id) for t in txns if t.external_id is not None)
+    lost = acks.external_ids - pairs.keys()
+    assert not lost, f"acknowledged spends lost: {sorted(lost)[:5]}"
+    twice = [p for p, n in pairs.items() if n > 1]
+    assert not twice, f"recorded twice: {twice[:5]}"
+    with_hold = select(transactions.c.hold_id).where(transactions.c.hold_id.isnot(None))
+    per_hold = Counter(r.hold_id for r in conn.execute(with_hold))
+    assert all(n == 1 for n in per_hold.values()), "a hold was settled twice"
+    settled_holds = {h.id for h in hold_rows.values() if h.status == "settled"}
+    assert settled_holds == set(per_hold), "settled holds and ledger rows with a hold differ"
+
+
+def held_matches_open_holds(conn: Connection) -> dict[str, tuple[int, int]]:
+    """Per agent: (held in the state row, sum of open holds) — must be equal."""
+    open_sum = dict(
+        conn.execute(
+            select(holds.c.agent_id, func.sum(holds.c.amount))
+            .where(holds.c.status == "open")
+            .group_by(holds.c.agent_id)
+        ).all()
+    )
+    states = conn.execute(select(agent_state)).all()
+    return {r.agent_id: (int(r.held), int(open_sum.get(r.agent_id) or 0)) for r in states}
+
+
+def check_counters(conn: Connection) -> int:
+    """Every spend counter equals the sum of its agent's ledger rows in that window."""
+    expected: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for t in conn.execute(select(transactions)).mappings():
+        delta = counter_delta(t["status"], int(t["amount"]))
+        pairs = list(window_keys(from_us(t["occurred_at"])).items())
+        if t["task_id"]:
+            pairs.append(("per_task", t["task_id"]))
+        for scope, period in pairs:
+            acc = expected[(t["agent_id"], scope, period)]
+            acc[0] += delta
+            acc[1] += 1
+    stored = {
+        (r.agent_id, r.scope, r.period): [int(r.amount), int(r.count)]
+        for r in conn.execute(select(spend_counters))
+        if r.count or r.amount
+    }
+    assert stored == dict(expected), _counter_diff(stored, dict(expected))
+    return len(stored)
+
+
+def _counter_diff(stored: dict[Any, list[int]], expected: dict[Any, list[int]]) -> str:
+    keys = set(stored) | set(expected)
+    diff = [(k, stored.get(k), expected.get(k)) for k in sorted(keys) if stored.get(k) != expected.get(k)]
+    return f"counters differ from the ledger (key, stored, expected): {diff[:5]}"
+
+
+def settled_total(conn: Connection, agent_id: str) -> int:
+    rows = conn.execute(
+        select(transactions.c.status, transactions.c.amount).where(transactions.c.agent_id == agent_id)
+    ).all()
+    return sum(counter_delta(r.status, int(r.amount)) for r in rows)
+
+
+def check_all(runtime: Runtime, acks: Acks, caps: dict[str, int]) -> dict[str, int]:
+    """Run every check; returns figures for the report."""
+    with runtime.store.read() as conn:
+        check_acknowledged(conn, acks)
+        counters = check_counters(conn)
+        for agent_id, cap in caps.items():
+            total = settled_total(conn, agent_id)
+            assert total <= cap, f"{agent_id} spent {total} over its total cap {cap}"
+        n_txn = conn.execute(select(func.count()).select_from(transactions)).scalar_one()
+        n_holds = conn.execute(select(func.count()).select_from(holds)).scalar_one()
+    report = runtime.ledger.verify(None)
+    assert report["ok"], report["findings"][:5]
+    return {
+        "transactions": int(n_txn),
+        "holds": int(n_holds),
+        "counters": counters,
+        "chains": int(report["chains"]),
+    }
