@@ -270,6 +270,10 @@ from spendwarden.sdk.drill import drill as sdk_drill  # noqa: E402
 
 app.command("drill")(sdk_drill)
 
+from spendwarden.demo.cli import demo  # noqa: E402
+
+app.command("demo")(demo)
+
 from spendwarden.ingest import cli as ingest_cli  # noqa: E402
 
 app.command("import")(ingest_cli.import_events)
