@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,20 @@ async def test_async_client(sdk_runtime: Runtime, make_async: Callable[[str], As
         assert info.value.cap == "daily"
         await client.void((await client.authorize("0.01")).id)
         assert (await client.me())["held"] == "0.000000"
+
+
+def test_embedded_quickstart_on_a_file(tmp_path: Path) -> None:
+    """The five-minute path: a SQLite file, no server, an agent created on first run."""
+    path = str(tmp_path / "spendwarden.db")
+    for _ in range(2):  # running the quickstart twice must not fail
+        with Client.embedded(path, agent_id="my-agent", create={"caps": {"daily": "0.05"}}) as client:
+            with client.spend(estimate="0.02", vendor="openai"):
+                pass
+    with Client.embedded(path, agent_id="my-agent") as client:
+        assert client.me()["spend"]["daily"] == "0.040000"
+        with pytest.raises(CapExceeded):
+            client.authorize("0.02")
+    key = create_embedded_agent(path, "other")
+    with Client.embedded(path, key=key, agent_id="my-agent") as wrong:
+        with pytest.raises(core.Forbidden):
+            wrong.me()

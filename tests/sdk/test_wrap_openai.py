@@ -4,6 +4,7 @@ and a stream that is cut short or a call that raises still settles — never a s
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Callable
 
@@ -178,7 +179,16 @@ async def test_async_openai(
     async with early:
         async for _ in early:
             break
+    abandoned = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+    async for _ in abandoned:
+        break
+    del abandoned  # never closed: the finalizer schedules the settle on the running loop
+    for _ in range(100):
+        if len(transactions(sdk_runtime, "bot")) == 4:
+            break
+        await asyncio.sleep(0.02)
     rows = transactions(sdk_runtime, "bot")
     assert [r["amount_usd"] for r in rows[:2]] == [priced(CHAT_USAGE)] * 2
     assert rows[2]["metadata"]["reason"] == "stream_closed_early" and rows[2]["tool"] == "t"
+    assert rows[3]["metadata"]["settled_from"] == "estimate"
     await sw.aclose()

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from spendwarden.sdk import ops
-from spendwarden.sdk.embedded import AsyncEmbeddedTransport, EmbeddedTransport, open_runtime
+from spendwarden.sdk.embedded import AsyncEmbeddedTransport, EmbeddedTransport, ensure_agent, open_runtime
 from spendwarden.sdk.hold import AsyncSpendHold, SpendHold
 from spendwarden.sdk.models import Authorization, Transaction
 from spendwarden.sdk.tasks import TaskScope, task_or_current
@@ -53,10 +53,13 @@ def _settle_op(
 
 
 def _embedded_transport(
-    path: str, agent_id: str | None, key: str | None, runtime: Runtime | None
+    path: str, agent_id: str | None, key: str | None, runtime: Runtime | None, create: dict[str, Any] | None
 ) -> EmbeddedTransport:
     owns = runtime is None
-    return EmbeddedTransport(runtime or open_runtime(path), key=key, agent_id=agent_id, owns=owns)
+    runtime = runtime or open_runtime(path)
+    if create is not None and agent_id and not key:
+        ensure_agent(runtime, agent_id, tier=create.get("tier", "experimental"), caps=create.get("caps"))
+    return EmbeddedTransport(runtime, key=key, agent_id=agent_id, owns=owns)
 
 
 class Client:
@@ -85,9 +88,15 @@ class Client:
         agent_id: str | None = None,
         key: str | None = None,
         runtime: Runtime | None = None,
+        create: dict[str, Any] | None = None,
     ) -> Client:
-        """The ledger in this process on a SQLite file (or a given ``runtime``); no server."""
-        return cls(transport=_embedded_transport(path, agent_id, key, runtime))
+        """The ledger in this process on a SQLite file (or a given ``runtime``); no server.
+
+        With ``key`` the key is checked on every call (revocation is seen at once); with only
+        ``agent_id`` the process acts as that agent, and ``create={"tier": ..., "caps": {...}}``
+        creates it when missing (quickstarts).
+        """
+        return cls(transport=_embedded_transport(path, agent_id, key, runtime, create))
 
     def authorize(
         self,
@@ -251,8 +260,10 @@ class AsyncClient:
         agent_id: str | None = None,
         key: str | None = None,
         runtime: Runtime | None = None,
+        create: dict[str, Any] | None = None,
     ) -> AsyncClient:
-        return cls(transport=AsyncEmbeddedTransport(_embedded_transport(path, agent_id, key, runtime)))
+        transport = _embedded_transport(path, agent_id, key, runtime, create)
+        return cls(transport=AsyncEmbeddedTransport(transport))
 
     async def authorize(
         self,

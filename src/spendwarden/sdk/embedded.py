@@ -66,6 +66,17 @@ def create_agent(
     return key
 
 
+def ensure_agent(runtime: Runtime, agent_id: str, *, tier: str, caps: dict[str, object] | None) -> None:
+    """Create the agent unless it exists (quickstarts that run twice); its key is not needed
+    because the process acts as the agent directly."""
+    from spendwarden.errors import AgentNotFound
+
+    try:
+        runtime.ledger.view(agent_id)
+    except AgentNotFound:
+        create_agent(runtime, agent_id, tier=tier, caps=caps)
+
+
 def validation_failed(exc: ValidationError) -> ValidationFailed:
     """The API's 422 for a body that fails its schema, built from the same pydantic errors."""
     errors = [
