@@ -26,6 +26,7 @@ MIN_SPAN_SECONDS = 9_000  # the incidents below need two and a half simulated ho
 LOOP_LENGTH = timedelta(minutes=12)
 SHIFT_LENGTH = timedelta(minutes=40)
 STORM_LENGTH = timedelta(minutes=15)
+X402_PATHS = ("quote", "rates", "history")  # pay-per-request endpoints of the x402 data API
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def _shift(traffic: Traffic, inc: Incident) -> list[Step]:
             "rail": "x402",
             "kind": "payment",
             "vendor": "fxrates.example",
-            "endpoint": "https://api.fxrates.example/v1/quote",
+            "endpoint": f"https://api.fxrates.example/v1/{X402_PATHS[i % len(X402_PATHS)]}",
             "metadata": {"network": "base", "asset": "USDC"},
         }
         jitter = traffic.rng.uniform(0, 6)

@@ -23,7 +23,7 @@ MINUTE = timedelta(minutes=1)
 def _raw_daily_shape(hour: float) -> float:
     distance = abs(hour - PEAK_HOUR)
     distance = min(distance, 24 - distance)
-    return 0.5 + math.exp(-((distance / 5.0) ** 2))
+    return 0.6 + 0.8 * math.exp(-((distance / 5.0) ** 2))
 
 
 _NORM = sum(_raw_daily_shape(m / 60) for m in range(1440)) / 1440
