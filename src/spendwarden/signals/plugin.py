@@ -12,6 +12,7 @@ agent's ``signals`` overrides.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -56,13 +57,31 @@ HOUR_US = 3_600_000_000
 DEFAULT_SILENCE_MINUTES = 15  # the agents column default: then the fleet setting applies
 
 
+# Parsed states by agent, with the exact JSON text they were saved as: when the state row
+# still holds that text (no other replica wrote since, no rollback), the parse is skipped.
+# A unit takes its entry out while it works and puts it back on save, so a rolled-back
+# unit can never leave a mutated state behind.
+_parsed: dict[str, tuple[str, AgentSignalState]] = {}
+_lock = threading.Lock()
+MAX_CACHED = 50_000
+
+
 def load_state(ctx: TxContext) -> AgentSignalState:
     text = ctx.state.get("signal_state")
+    with _lock:
+        hit = _parsed.pop(ctx.agent.id, None)
+    if hit is not None and hit[0] == text:
+        return hit[1]
     return AgentSignalState.from_json(orjson.loads(text)) if text else AgentSignalState()
 
 
 def save_state(ctx: TxContext, state: AgentSignalState) -> None:
-    ctx.state["signal_state"] = orjson.dumps(state.to_json()).decode()
+    text = orjson.dumps(state.to_json()).decode()
+    ctx.state["signal_state"] = text
+    with _lock:
+        if len(_parsed) >= MAX_CACHED:
+            _parsed.pop(next(iter(_parsed)))
+        _parsed[ctx.agent.id] = (text, state)
 
 
 @lru_cache(maxsize=4096)
