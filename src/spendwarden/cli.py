@@ -285,6 +285,12 @@ from spendwarden.tail import tail  # noqa: E402
 app.command("tail")(tail)
 
 
+from spendwarden.analytics import cli as analytics_cli  # noqa: E402
+
+app.command("report")(analytics_cli.report)
+app.command("prune")(analytics_cli.prune)
+
+
 def main() -> None:
     app()
 

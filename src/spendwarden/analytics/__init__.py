@@ -21,7 +21,7 @@ def install(runtime: Runtime) -> None:
     from spendwarden.analytics.fold import fold_journal
     from spendwarden.analytics.rollup import RollupObserver
 
-    runtime.ledger.core.observers.append(RollupObserver())
+    runtime.ledger.core.observers.append(RollupObserver(runtime.settings.analytics_minute_retention_days))
     batch = runtime.settings.analytics_fold_batch
 
     def fold() -> None:

@@ -10,40 +10,22 @@ still in the journal or already folded. Fleet queries read both in one snapshot,
 are exact even between folds; the fold only keeps the journal small so queries stay fast.
 
 On PostgreSQL several replicas may fold at once: ``FOR UPDATE SKIP LOCKED`` hands each a
-disjoint batch and upserts are sorted, so they neither double-count nor deadlock.
+disjoint batch and the upsert is ordered by key, so they neither double-count nor deadlock.
 """
 
 from __future__ import annotations
 
 import time
 
-from spendwarden.analytics.rollup import fleet_cells
 from spendwarden.db import queries_analytics as qa
 from spendwarden.db.store import Store
 
 
 def fold_once(store: Store, batch: int) -> int:
-    """Fold up to ``batch`` journal rows; returns how many were folded."""
+    """Fold up to ``batch`` journal rows in one transaction; returns how many were folded.
+    The summing happens inside the database (one INSERT … SELECT … GROUP BY)."""
     with store.write() as conn:
-        rows = qa.take_journal(conn, store.is_postgres, batch)
-        if not rows:
-            return 0
-        cells = fleet_cells(rows)
-        qa.upsert_fleet(
-            conn,
-            store.is_postgres,
-            [
-                {
-                    "granularity": g,
-                    "dim": d,
-                    "bucket_start_us": b,
-                    "key": k,
-                    **dict(zip(qa.MEASURES, v, strict=True)),
-                }
-                for (g, d, b, k), v in cells.items()
-            ],
-        )
-    return len(rows)
+        return qa.fold_journal_batch(conn, store.is_postgres, batch)
 
 
 def fold_journal(store: Store, *, batch: int = 5000, budget_seconds: float | None = None) -> int:

@@ -70,8 +70,12 @@ def add_into(cells: Cells, key: tuple[Any, ...], values: list[int]) -> None:
             acc[i] += v
 
 
-def aggregate(agent_id: str, owner: str, rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """One batch of ledger rows → the upsert rows for every agent rollup and the journal."""
+def aggregate(
+    agent_id: str, owner: str, rows: Iterable[dict[str, Any]], minutes_from: int = 0
+) -> dict[str, list[dict[str, Any]]]:
+    """One batch of ledger rows → the upsert rows for every agent rollup and the journal.
+    Minute cells before ``minutes_from`` are not written (retention would drop them anyway:
+    a backfill of old history costs hours and days only)."""
     journal: Cells = {}
     tasks: Cells = {}
     for row in rows:
@@ -93,6 +97,8 @@ def aggregate(agent_id: str, owner: str, rows: Iterable[dict[str, Any]]) -> dict
     for key, values in journal.items():
         minute, cells, user = key[0], key[1:-1], key[-1]
         for g, size in SIZES.items():
+            if g == "m" and minute < minutes_from:
+                continue
             bucket = floor_to(minute, size)
             add_into(cube, (g, bucket, *cells), values)
             if user:
@@ -153,27 +159,14 @@ def _journal_row(agent_id: str, owner: str, key: tuple[Any, ...], values: list[i
     }
 
 
-def fleet_cells(
-    journal_rows: Iterable[dict[str, Any]], granularities: Iterable[str] = ("m", "h", "d")
-) -> Cells:
-    """Journal rows → fleet cells keyed ``(granularity, dim, bucket, key)``."""
-    grans = [(g, SIZES[g]) for g in granularities]
-    cells: Cells = {}
-    for row in journal_rows:
-        values = [int(row[m]) for m in qa.MEASURES]
-        minute = int(row["bucket_start_us"])
-        for g, size in grans:
-            bucket = floor_to(minute, size)
-            for dim, col in FLEET_DIMS.items():
-                add_into(cells, (g, dim, bucket, "" if col is None else row[col]), values)
-    return cells
-
-
 class RollupObserver:
     """The ledger observer that keeps every rollup current in the same transaction."""
+
+    def __init__(self, minute_retention_days: int = 7) -> None:
+        self.minute_retention_us = minute_retention_days * DAY_US
 
     def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        batch = aggregate(ctx.agent.id, ctx.agent.owner, rows)
+        batch = aggregate(ctx.agent.id, ctx.agent.owner, rows, ctx.now_us - self.minute_retention_us)
         qa.write_agent_rollups(ctx.conn, ctx.store.is_postgres, batch)

@@ -58,7 +58,10 @@ def summary(
     window: windows.Window,
     group_by: list[str],
     scope: Scope,
+    limit: int = 50,
 ) -> dict[str, Any]:
+    """Breakdowns keep the ``limit`` largest keys; the rest are summed into ``(other)`` so every
+    breakdown still adds up to the total."""
     dims = reader.check_dims([*group_by, "total", "user"])
     segs = windows.segments(window)
     windows.check_minutes(segs, to_us(now), settings.analytics_minute_retention_days)
@@ -73,7 +76,7 @@ def summary(
         "count": total[1],
         "failed_count": total[2],
         "events_in_window": total[1],
-        "breakdowns": {d: _ranked(data[d], total[0]) for d in group_by},
+        "breakdowns": {d: _ranked(users if d == "user" else data[d], total[0], limit) for d in group_by},
         "top_users": {
             "by_cost": [
                 entry(k, v, total[0]) for k, v in sorted(users.items(), key=lambda i: (-i[1][0], i[0]))
@@ -85,9 +88,13 @@ def summary(
     }
 
 
-def _ranked(values: dict[str, list[int]], total: int) -> list[dict[str, Any]]:
-    ordered = sorted(values.items(), key=lambda i: (-i[1][0], i[0]))
-    return [entry(k, v, total) for k, v in ordered if v[1] or v[0]]
+def _ranked(values: dict[str, list[int]], total: int, limit: int) -> list[dict[str, Any]]:
+    ordered = sorted(((k, v) for k, v in values.items() if v[1] or v[0]), key=lambda i: (-i[1][0], i[0]))
+    out = [entry(k, v, total) for k, v in ordered[:limit]]
+    if len(ordered) > limit:
+        rest = [sum(v[0] for _k, v in ordered[limit:]), sum(v[1] for _k, v in ordered[limit:])]
+        out.append(entry("(other)", rest, total))
+    return out
 
 
 def timeseries(

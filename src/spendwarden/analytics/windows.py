@@ -2,7 +2,8 @@
 
 A window is ``[from, to)`` in epoch microseconds UTC, aligned to the minute. Relative
 windows (``15m``, ``1h``, ``24h``, ``7d``, ``30d``) end at the end of the current minute,
-so a spend recorded just now is inside; ``mtd`` starts at the first of the month (UTC).
+so a spend recorded just now is inside; ``7d`` and ``30d`` start at the top of the hour
+(their start lies beyond minute retention); ``mtd`` starts at the first of the month (UTC).
 Explicit ``from``/``to`` may carry any UTC offset; they are converted to UTC first, so a
 window given as ``01:00+01:00`` is the same as ``00:00Z`` (there is no DST anywhere here).
 
@@ -72,7 +73,10 @@ def resolve(now: datetime, window: str | None, start: datetime | None, end: date
         return Window(to_us(month_start(now)), end_us)
     if name not in RELATIVE:
         raise ValidationFailed(f"window must be one of {', '.join(WINDOW_NAMES)}.", window=name)
-    return Window(end_us - RELATIVE[name], end_us)
+    start_us = end_us - RELATIVE[name]
+    if RELATIVE[name] >= 7 * DAY_US:  # older than minute retention: start on the hour
+        start_us -= start_us % HOUR_US
+    return Window(start_us, end_us)
 
 
 def explicit(start: datetime, end: datetime) -> Window:

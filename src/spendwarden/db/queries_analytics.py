@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, and_, case, delete, func, select, union_all
+from sqlalchemy import Column, Connection, Table, and_, bindparam, case, delete, func, select, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
@@ -47,20 +47,60 @@ USER_KEYS = ("agent_id", "granularity", "bucket_start_us", "user_id", "owner")
 TASK_KEYS = ("agent_id", "day_us", "task_id")
 FLEET_KEYS = ("granularity", "dim", "bucket_start_us", "key")
 ARCHIVE_KEYS = ("agent_id", "day_us", "vendor", "model", "rail")
-CHUNK = 500
 
 
 # --- writes ------------------------------------------------------------------------------
 
 
 @cache
-def _upsert_stmt(table: Table, keys: tuple[str, ...], postgres: bool) -> Any:
-    """``INSERT … ON CONFLICT (keys) DO UPDATE SET m = m + excluded.m`` for every other column."""
+def _upsert_sql(table: Table, keys: tuple[str, ...], postgres: bool) -> str:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET m = m + excluded.m`` for every other column,
+    compiled once to the driver's named-parameter SQL."""
     stmt = (postgresql.insert if postgres else sqlite.insert)(table)
     adds = [c.name for c in table.columns if c.name not in keys]
-    return stmt.on_conflict_do_update(
+    stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in adds}
     )
+    return _compiled(stmt, postgres)
+
+
+@cache
+def _insert_sql(table: Table, postgres: bool) -> str:
+    cols = [c for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+    return _compiled(table.insert().values({c.name: bindparam(c.name) for c in cols}), postgres)
+
+
+def _compiled(stmt: Any, postgres: bool) -> str:
+    dialect = postgresql.psycopg.dialect() if postgres else sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+    return str(stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True}))
+
+
+def _fetch(conn: Connection, stmt: Any, names: Sequence[str]) -> list[Row]:
+    """Run a read on the driver cursor: rollup reads return thousands of small rows, and
+    SQLAlchemy's per-row result processing would cost more than the query itself."""
+    postgres = conn.dialect.name == "postgresql"
+    dialect = postgresql.psycopg.dialect() if postgres else sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(str(compiled), compiled.params)
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        cur.close()
+
+
+def _executemany(conn: Connection, sql: str, rows: list[Row]) -> None:
+    """Straight to the driver: SQLAlchemy's per-row parameter processing would cost more
+    than the statement itself on this path (every spend transaction)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.executemany(sql, rows)
+    finally:
+        cur.close()
 
 
 def upsert_add_many(
@@ -71,9 +111,7 @@ def upsert_add_many(
     if not rows:
         return
     rows.sort(key=lambda r: tuple(r[k] for k in keys))
-    stmt = _upsert_stmt(table, keys, postgres)
-    for i in range(0, len(rows), CHUNK * 20):
-        conn.execute(stmt, rows[i : i + CHUNK * 20])
+    _executemany(conn, _upsert_sql(table, keys, postgres), rows)
 
 
 def write_agent_rollups(conn: Connection, postgres: bool, batch: dict[str, list[Row]]) -> None:
@@ -82,32 +120,69 @@ def write_agent_rollups(conn: Connection, postgres: bool, batch: dict[str, list[
     upsert_add_many(conn, postgres, rollups_users, USER_KEYS, batch["users"])
     upsert_add_many(conn, postgres, rollups_tasks, TASK_KEYS, batch["tasks"])
     if batch["journal"]:
-        conn.execute(rollup_journal.insert(), batch["journal"])
+        _executemany(conn, _insert_sql(rollup_journal, postgres), batch["journal"])
 
 
-def upsert_fleet(conn: Connection, postgres: bool, rows: list[Row]) -> None:
-    upsert_add_many(conn, postgres, fleet_rollups, FLEET_KEYS, rows)
+FLEET_SOURCES = {
+    "agent": "agent_id",
+    "owner": "owner",
+    "model": "model",
+    "vendor": "vendor",
+    "rail": "rail",
+    "tool": "tool",
+    "kind": "kind",
+    "status": "status",
+    "user": "user_id",
+    "total": "''",
+}
+BUCKET_SIZES = {"m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
 
 
-def take_journal(conn: Connection, postgres: bool, limit: int) -> list[Row]:
-    """Remove up to ``limit`` journal rows and return them; the caller folds them in the same
-    transaction, so every row is either still in the journal or already folded."""
-    cols = [c for c in rollup_journal.columns if c.name != "id"]
+@cache
+def _fold_sql(source: str, postgres: bool) -> str:
+    """Journal rows in ``source`` → every fleet cell, summed in the database (one statement)."""
+    mod = "%%" if postgres else "%"  # the driver formats the text on PostgreSQL
+    sums = ", ".join(f'SUM("{m}")' for m in MEASURES)
+    measures = ", ".join(f'"{m}"' for m in MEASURES)
+    branches = " UNION ALL ".join(
+        f"SELECT '{g}' AS g, '{dim}' AS dim, bucket_start_us - bucket_start_us {mod} {size} AS b, "
+        f"{col} AS k, {measures} FROM {source}"
+        for g, size in BUCKET_SIZES.items()
+        for dim, col in FLEET_SOURCES.items()
+    )
+    updates = ", ".join(f'"{m}" = fleet_rollups."{m}" + excluded."{m}"' for m in MEASURES)
+    return (
+        f"INSERT INTO fleet_rollups (granularity, dim, bucket_start_us, key, {measures}) "
+        f"SELECT g, dim, b, k, {sums} FROM ({branches}) AS cells WHERE 1 = 1 GROUP BY g, dim, b, k "
+        f"ORDER BY g, dim, b, k "
+        f"ON CONFLICT (granularity, dim, bucket_start_us, key) DO UPDATE SET {updates}"
+    )
+
+
+def fold_journal_batch(conn: Connection, postgres: bool, limit: int) -> int:
+    """Move up to ``limit`` journal rows into ``fleet_rollups`` in the caller's transaction;
+    every row is either still in the journal or folded, never both, never neither."""
     if postgres:
-        oldest = (
-            select(rollup_journal.c.id)
-            .order_by(rollup_journal.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
+        conn.exec_driver_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS fold_batch (LIKE rollup_journal) ON COMMIT DELETE ROWS"
         )
-        stmt = delete(rollup_journal).where(rollup_journal.c.id.in_(oldest)).returning(*cols)
-        return [dict(r) for r in conn.execute(stmt).mappings()]
-    picked = select(rollup_journal).order_by(rollup_journal.c.id).limit(limit)
-    rows = [dict(r) for r in conn.execute(picked).mappings()]
-    if rows:
-        conn.execute(delete(rollup_journal).where(rollup_journal.c.id <= rows[-1]["id"]))
-    return rows
+        taken = conn.exec_driver_sql(
+            "WITH t AS (DELETE FROM rollup_journal WHERE id IN (SELECT id FROM rollup_journal ORDER BY id "
+            f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) RETURNING *) INSERT INTO fold_batch SELECT * FROM t"
+        ).rowcount
+        if taken:
+            conn.exec_driver_sql(_fold_sql("fold_batch", True))
+        return int(taken)
+    last = conn.execute(
+        select(func.max(text("id"))).select_from(
+            select(rollup_journal.c.id).order_by(rollup_journal.c.id).limit(limit).subquery()
+        )
+    ).scalar()
+    if last is None:
+        return 0
+    source = f"(SELECT * FROM rollup_journal WHERE id <= {int(last)})"
+    conn.exec_driver_sql(_fold_sql(source, False))
+    return int(conn.execute(delete(rollup_journal).where(rollup_journal.c.id <= int(last))).rowcount)
 
 
 def journal_size(conn: Connection) -> int:
@@ -148,13 +223,13 @@ def cube_grouped(
     owner: str | None,
     group: Sequence[str],
     with_bucket: bool = False,
-) -> list[Row]:
+) -> list[Any]:
     """Per-agent rollups in the window, summed per ``group`` (and per bucket when asked)."""
     keys = [*group, "bucket_start_us"] if with_bucket else list(group)
     cols = [rollups.c[k] for k in keys] + [rollups.c[m] for m in MEASURES]
     sub = _union(rollups, cols, segments, _scope_where(rollups, agent_id, owner))
     stmt = select(*[sub.c[k] for k in keys], *_sums(sub, MEASURES)).group_by(*[sub.c[k] for k in keys])
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return _fetch(conn, stmt, [*keys, *MEASURES])
 
 
 def users_grouped(
@@ -164,32 +239,32 @@ def users_grouped(
     agent_id: str | None,
     owner: str | None,
     with_bucket: bool = False,
-) -> list[Row]:
+) -> list[Any]:
     """Spend per end user in the window (and per bucket when asked), as ``user_id``."""
     keys = ["user_id", "bucket_start_us"] if with_bucket else ["user_id"]
     cols = [rollups_users.c[k] for k in keys] + [rollups_users.c[m] for m in USER_MEASURES]
     sub = _union(rollups_users, cols, segments, _scope_where(rollups_users, agent_id, owner))
     stmt = select(*[sub.c[k] for k in keys], *_sums(sub, USER_MEASURES)).group_by(*[sub.c[k] for k in keys])
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return _fetch(conn, stmt, [*keys, *USER_MEASURES])
 
 
 def fleet_grouped(
     conn: Connection, segments: Sequence[Segment], dims: Sequence[str], *, with_bucket: bool = False
-) -> list[Row]:
+) -> list[Any]:
     """Fleet rollups in the window per (dimension, key), and per bucket when asked."""
     keys = ["dim", "key", "bucket_start_us"] if with_bucket else ["dim", "key"]
     cols = [fleet_rollups.c[k] for k in keys] + [fleet_rollups.c[m] for m in MEASURES]
     sub = _union(fleet_rollups, cols, segments, [fleet_rollups.c.dim.in_(list(dims))])
     stmt = select(*[sub.c[k] for k in keys], *_sums(sub, MEASURES)).group_by(*[sub.c[k] for k in keys])
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return _fetch(conn, stmt, [*keys, *MEASURES])
 
 
-def journal_in(conn: Connection, start_us: int, end_us: int) -> list[Row]:
+def journal_in(conn: Connection, start_us: int, end_us: int) -> list[Any]:
     """Journal rows (not yet folded) whose minute lies in the window."""
     stmt = select(rollup_journal).where(
         rollup_journal.c.bucket_start_us >= start_us, rollup_journal.c.bucket_start_us < end_us
     )
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return list(conn.execute(stmt).mappings())
 
 
 def task_spend(conn: Connection, agent_id: str, start_day: int, end_day: int) -> dict[str, int]:

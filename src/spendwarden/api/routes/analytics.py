@@ -39,12 +39,15 @@ def summary(
     ),
     agent_id: AgentQ = None,
     owner: OwnerQ = None,
+    limit: Annotated[
+        int, Query(ge=1, le=10_000, description="Keys per breakdown; the rest sum into (other).")
+    ] = 50,
 ) -> dict[str, Any]:
     """Total, count, breakdowns per dimension and top users for a window."""
     now = runtime.clock.now()
     win = windows.resolve(now, window, from_, to)
     dims = [d.strip() for d in group_by.split(",") if d.strip()]
-    return summary_mod.summary(runtime.store, runtime.settings, now, win, dims, Scope(agent_id, owner))
+    return summary_mod.summary(runtime.store, runtime.settings, now, win, dims, Scope(agent_id, owner), limit)
 
 
 @router.get("/timeseries", responses=ERRORS)

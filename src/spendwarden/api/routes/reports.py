@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -32,6 +33,7 @@ def billing(
     )
     if format == "csv":
         name = f"billing-{owner or agent_id or 'all'}-{report['from'][:10]}-{report['to'][:10]}.csv"
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)  # a header value: no quotes, newlines, non-latin-1
         return Response(
             to_csv(report),
             media_type="text/csv",
