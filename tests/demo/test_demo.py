@@ -6,16 +6,23 @@ and checks that each scripted incident is reported as caught by its rule.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from spendwarden.config import Settings
+from spendwarden.demo.runner import Options, run
 from spendwarden.demo.scenario import MIN_SPAN_SECONDS, build
 from spendwarden.demo.traffic import Traffic
+from spendwarden.runtime import build_runtime
+from spendwarden.sdk.server import LocalServer
 
 EXPECTED = {
     "Runaway loop": ("researcher", ("runaway_loop", "velocity_spike")),
@@ -26,7 +33,7 @@ EXPECTED = {
 
 
 @pytest.mark.slow
-def test_demo_catches_every_scripted_incident(tmp_path: os.PathLike[str]) -> None:
+def test_demo_catches_every_scripted_incident(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
     env.pop("SPENDWARDEN_DATABASE_URL", None)
     proc = subprocess.run(
@@ -75,3 +82,23 @@ def test_the_live_timeline_is_ordered_and_inside_the_span() -> None:
     assert start <= times[0] and times[-1] <= start + span
     assert [i.key for i in scenario.incidents] == ["loop", "shift", "storm", "overcap"]
     assert all(i.end <= start + span for i in scenario.incidents)
+
+
+@pytest.mark.slow
+def test_against_a_running_server_whose_detectors_tick_on_wall_time(tmp_path: Path) -> None:
+    """``--no-server``: the server's sweeper ticks every agent on its own clock while the demo
+    plays; the scenario runs ahead of that clock, so no tick overtakes the events."""
+    token = "demo-test-admin-token-0123456789"
+    runtime = build_runtime(Settings(database_url=f"sqlite:///{tmp_path / 'server.db'}", admin_token=token))
+    console = Console(file=io.StringIO(), width=160)
+    try:
+        with LocalServer(runtime, workers=True) as server:
+            options = Options(
+                duration=15, speed=600, seed=3, history_days=2, no_server=True, url=server.url, token=token
+            )
+            code = run(options, console)
+    finally:
+        runtime.close()
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert code == 0, out
+    assert "Every scripted incident was caught by its rule." in out

@@ -229,8 +229,9 @@ def _describe(schema: dict[str, Any], description: str | None) -> str:
     text = description or schema.get("description") or ""
     if "default" in schema and schema["default"] not in (None, {}, []):
         text = f"{text} Default `{json.dumps(schema['default'])}`.".strip()
-    if "pattern" in schema:
-        text = f"{text} Pattern `{schema['pattern']}`.".strip()
+    patterns = [s["pattern"] for s in [schema, *schema.get("anyOf", [])] if "pattern" in s]
+    if patterns:
+        text = f"{text} Pattern `{patterns[0]}`.".strip()
     return text
 
 
