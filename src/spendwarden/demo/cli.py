@@ -55,4 +55,9 @@ def demo(
         token=token,
         keep_serving=(interactive if keep_serving is None else keep_serving) and not no_server,
     )
-    raise typer.Exit(run(options, console))
+    try:
+        code = run(options, console)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        code = 130
+    raise typer.Exit(code)

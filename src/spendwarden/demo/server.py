@@ -46,11 +46,16 @@ def local_server(clock: DemoClock, host: str = "127.0.0.1") -> Iterator[LocalSer
     with tempfile.TemporaryDirectory(prefix="spendwarden-demo-") as tmp:
         database = Path(tmp) / "demo.db"
         token = new_admin_token()
-        settings = Settings(
+        # Isolated from the caller's SPENDWARDEN_* tuning (.env, rate limits, thresholds):
+        # the scenario is calibrated against the defaults.
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
             database_url=f"sqlite:///{database}",
             admin_token=token,
             environment="development",
             sweep_interval_seconds=0.5,
+            rate_limit_per_second=0,
+            signals={},
         )
         runtime = build_runtime(settings, clock=clock)
         sock = _listening_socket(host)
