@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
 from spendwarden.money import parse_amount
 
@@ -27,7 +36,20 @@ Short = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=1, max_length=2000, description="Why; goes to the audit log.")]
 CapName = Literal["per_transaction", "per_task", "hourly", "daily", "weekly", "monthly", "total"]
 Tier = Literal["experimental", "staging", "production", "custom"]
-Metadata = Annotated[dict[str, Any], Field(max_length=64)]
+
+
+def _storable(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form JSON is stored with orjson: refuse what it cannot store (integers beyond
+    64 bits, lone surrogates) with a 422 instead of failing at write time."""
+    try:
+        orjson.dumps(value)
+    except TypeError as exc:
+        raise ValueError(f"not storable as JSON: {exc}") from None
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
+Metadata = Annotated[JsonObject, Field(max_length=64)]
 
 
 class Strict(BaseModel):
@@ -55,13 +77,13 @@ class AgentCreate(Strict):
     owner: Annotated[str, Field(max_length=200)] = ""
     tier: Tier = "experimental"
     caps: dict[CapName, AmountUSD | None] = Field(default_factory=dict)
-    halt_rules: dict[str, Any] = Field(default_factory=dict)
+    halt_rules: JsonObject = Field(default_factory=dict)
     policy: Policy = Field(default_factory=Policy)
     active_hours: ActiveHours | None = None
-    task_scope: dict[str, Any] | None = None
+    task_scope: JsonObject | None = None
     silence_minutes: Annotated[int, Field(ge=1, le=10080)] = 15
     labels: dict[str, Annotated[str, Field(max_length=200)]] = Field(default_factory=dict, max_length=50)
-    signals: dict[str, Any] = Field(default_factory=dict)
+    signals: JsonObject = Field(default_factory=dict)
 
 
 class AgentUpdate(Strict):
@@ -69,13 +91,13 @@ class AgentUpdate(Strict):
     owner: Annotated[str, Field(max_length=200)] | None = None
     tier: Tier | None = None
     caps: dict[CapName, AmountUSD | None] | None = None
-    halt_rules: dict[str, Any] | None = None
+    halt_rules: JsonObject | None = None
     policy: Policy | None = None
     active_hours: ActiveHours | None = None
-    task_scope: dict[str, Any] | None = None
+    task_scope: JsonObject | None = None
     silence_minutes: Annotated[int, Field(ge=1, le=10080)] | None = None
     labels: dict[str, Annotated[str, Field(max_length=200)]] | None = None
-    signals: dict[str, Any] | None = None
+    signals: JsonObject | None = None
     reason: Reason | None = None
 
 
