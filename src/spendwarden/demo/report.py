@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,7 +40,9 @@ class Catch:
 class Watch:
     """Matches live alerts to the scripted incidents (thread-safe: the feed calls it)."""
 
-    def __init__(self, console: Console, scenario: Scenario, agents: set[str], now: Any) -> None:
+    def __init__(
+        self, console: Console, scenario: Scenario, agents: set[str], now: Callable[[], datetime]
+    ) -> None:
         self.console = console
         self.scenario = scenario
         self.agents = agents
@@ -82,8 +85,7 @@ class Watch:
         seen = parse_time(alert.get("last_seen_at"))
         if seen is not None and self.scenario.start <= seen <= self.scenario.end + NORMAL:
             return seen
-        current: datetime = self.now()
-        return current
+        return self.now()
 
     def _match(self, alert: dict[str, Any], when: datetime) -> None:
         for incident in self.scenario.incidents:

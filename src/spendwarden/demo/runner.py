@@ -8,7 +8,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import httpx
 from rich.console import Console
 
 from spendwarden.demo.client import AlertFeed, DemoAPI, DemoError
@@ -74,6 +76,9 @@ def _guarded(
     except DemoError as exc:
         console.print(f"[red]error[/red]: {exc}")
         return 2
+    except httpx.HTTPError as exc:
+        console.print(f"[red]error[/red]: no answer from {api.url}: {exc}")
+        return 2
     finally:
         api.close()
 
@@ -82,8 +87,8 @@ def _run(
     api: DemoAPI, clock: DemoClock, opts: Options, span: timedelta, console: Console, suffix: str
 ) -> int:
     start = clock.now()
-    _banner(api, opts, span, console)
     api.health()
+    _banner(api, opts, span, console)
     ids = {p.id: p.id + suffix for p in FLEET}
     keys = {ids[p.id]: api.create_agent(p.create_body(ids[p.id])) for p in FLEET}
     console.print(f"Created {len(keys)} agents: " + ", ".join(f"{p.id} ({p.tier})" for p in FLEET))
@@ -139,7 +144,7 @@ def _seed_history(api: DemoAPI, traffic: Traffic, end: datetime, days: int, cons
             accepted += counts.get("accepted", 0)
             if counts.get("rejected"):
                 raise DemoError(f"the server rejected {counts['rejected']} history events")
-    total = sum(float(s.body["amount_usd"]) for s in spends)
+    total = sum((Decimal(s.body["amount_usd"]) for s in spends), Decimal(0))
     console.print(
         f"History: {accepted:,} spends, ${total:,.2f}, {start:%a %d %b %H:%M} to {end:%a %d %b %H:%M} UTC "
         f"(recorded in {time.monotonic() - began:.1f} s)."

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
+from typer import rich_utils
 from typer.testing import CliRunner
 
 HEADER = """# Command line
@@ -15,7 +18,8 @@ by hand. Admin commands work straight on the database named by `SPENDWARDEN_DATA
 
 """
 # Help is rendered by Rich: pin its width and turn colour off so the text is the same everywhere.
-HELP_ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1", "FORCE_COLOR": None, "TERM": "dumb"}
+WIDTH = 100
+HELP_ENV = {"COLUMNS": str(WIDTH), "NO_COLOR": "1", "FORCE_COLOR": None, "PY_COLORS": None, "TERM": "dumb"}
 
 
 def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -31,8 +35,21 @@ def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, .
     return paths
 
 
+@contextmanager
+def pinned_rich() -> Iterator[None]:
+    """Typer reads the width and colour forcing from the environment once, at import time
+    (``TERMINAL_WIDTH``, ``FORCE_COLOR``, ``GITHUB_ACTIONS``...): pin them while rendering."""
+    saved = (rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL)
+    rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL = WIDTH, False
+    try:
+        yield
+    finally:
+        rich_utils.MAX_WIDTH, rich_utils.FORCE_TERMINAL = saved
+
+
 def help_text(app: typer.Typer, path: tuple[str, ...]) -> str:
-    result = CliRunner().invoke(app, [*path, "--help"], prog_name="spendwarden", env=HELP_ENV)
+    with pinned_rich():
+        result = CliRunner().invoke(app, [*path, "--help"], prog_name="spendwarden", env=HELP_ENV)
     if result.exit_code != 0:
         raise RuntimeError(f"spendwarden {' '.join(path)} --help failed: {result.output}")
     return "\n".join(line.rstrip() for line in result.output.strip("\n").splitlines())
