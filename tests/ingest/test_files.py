@@ -94,8 +94,9 @@ def test_export_then_import_into_a_fresh_database_reproduces_totals(runtime: Run
     make_agent(runtime.ledger, "b")
     src = write_ndjson(
         tmp_path / "seed.ndjson",
-        [{"agent_id": "a" if i % 3 else "b", "amount_usd": f"0.{i:02d}", "status": "refunded" if i == 7 else "settled",
-          "description": "x,\"y\"\nz", "metadata": {"i": i}, "occurred_at": "2025-01-15T10:00:00Z",
+        [{"agent_id": "a" if i % 3 else "b", "amount_usd": f"0.{i:02d}",
+          "status": "refunded" if i == 7 else "settled", "description": "x,\"y\"\nz",
+          "metadata": {"i": i}, "occurred_at": "2025-01-15T10:00:00Z",
           **({"model": "gpt-4o", "usage": {"input_tokens": 10, "output_tokens": 1}} if i % 2 else {})}
          for i in range(1, 30)],
     )  # fmt: skip

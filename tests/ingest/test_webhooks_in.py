@@ -58,8 +58,8 @@ def stripe_post(
 
 def payment_intent_event(event_id: str = "evt_1", amount: int = 1234, **meta: str) -> dict[str, Any]:
     obj = {
-        "id": "pi_1", "object": "payment_intent", "amount": amount, "amount_received": amount, "currency": "usd",
-        "customer": "cus_A", "created": 1_795_431_600, "metadata": meta,
+        "id": "pi_1", "object": "payment_intent", "amount": amount, "amount_received": amount,
+        "currency": "usd", "customer": "cus_A", "created": 1_795_431_600, "metadata": meta,
     }  # fmt: skip
     return {"id": event_id, "object": "event", "type": "payment_intent.succeeded", "created": 1_795_431_600,
             "pending_webhooks": 1, "data": {"object": obj}}  # fmt: skip
@@ -130,8 +130,13 @@ def x402_record(success: bool = True, amount: str = "1500000") -> dict[str, Any]
         accepted=req,
         resource=ResourceInfo(url="https://api.weather.dev/v1/forecast"),
     )
-    settle = SettleResponse(success=success, payer=PAYER, transaction=TX if success else "", network="eip155:8453",
-                            error_reason=None if success else "insufficient_funds")  # fmt: skip
+    settle = SettleResponse(
+        success=success,
+        payer=PAYER,
+        transaction=TX if success else "",
+        network="eip155:8453",
+        error_reason=None if success else "insufficient_funds",
+    )
     parts = {"paymentRequirements": req, "paymentPayload": payload, "settleResponse": settle}
     return {key: value.model_dump(mode="json", by_alias=True) for key, value in parts.items()}
 

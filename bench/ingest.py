@@ -1,0 +1,128 @@
+"""Bulk ingest benchmark (issue 5, DESIGN.md §7): canonical events through ``record_batch``.
+
+Measures, in one run per backend, on a fresh database:
+  * events/s of ``record_batch`` (chain, dedupe query, bulk insert, counters, breach checks,
+    observers, live events) for N events over A agents, in batches of B — target ≥ 100,000/s;
+  * events/s of a bare executemany INSERT of the very same rows into a plain table with the
+    same columns (no indexes), in one transaction — target ratio ≥ 0.5.
+
+``--plugins`` keeps every installed observer (signals, analytics rollups) on the write path;
+the default measures the ledger's own bulk path. Events are shuffled across agents, as in
+a real export. Not a test: ``python -m bench.ingest --database sqlite --events 100000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Column, MetaData, Table
+
+from bench._common import database, machine
+from spendwarden.clock import FrozenClock
+from spendwarden.config import Settings
+from spendwarden.db.tables.core import transactions
+from spendwarden.events import SpendEvent
+from spendwarden.ledger.agents import AgentSpec
+from spendwarden.ledger.bulk import record_batch
+from spendwarden.runtime import build_runtime
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def make_events(n: int, agents: int) -> list[SpendEvent]:
+    rng = random.Random(5)
+    vendors = ["openai", "anthropic", "stripe", "x402"]
+    return [
+        SpendEvent(
+            agent_id=f"agent-{rng.randrange(agents):05d}",
+            amount=rng.randrange(1, 5000),
+            vendor=vendors[i % 4],
+            model="gpt-4o" if i % 4 == 0 else None,
+            tool="search",
+            source="bench",
+            external_id=f"e{i}",
+            occurred_at=START + timedelta(seconds=i % 1_000_000),
+        )
+        for i in range(n)
+    ]
+
+
+def run(kind: str, n: int, agents: int, batch: int, plugins: bool, profile: bool) -> dict[str, float]:
+    with database(kind) as url:
+        runtime = build_runtime(Settings(database_url=url), clock=FrozenClock(START + timedelta(days=20)))
+        core = runtime.ledger.core
+        if not plugins:
+            core.observers.clear()
+            core.publishers.clear()
+        for a in range(agents):
+            runtime.ledger.create_agent(AgentSpec(id=f"agent-{a:05d}", tier="custom"), "bench")
+        events = make_events(n, agents)
+        profiler = _profiler(profile)
+        started = time.perf_counter()
+        accepted = 0
+        for start in range(0, n, batch):
+            accepted += len(record_batch(core, events[start : start + batch]).accepted)
+        ours = time.perf_counter() - started
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=True, color=False, show_all=False)[:6000])
+        assert accepted == n, accepted
+        bare = _bare_insert(runtime, batch)
+        runtime.close()
+    return {"ours": n / ours, "bare": n / bare, "seconds": ours, "bare_seconds": bare}
+
+
+def _bare_insert(runtime: object, batch: int) -> float:
+    """The same rows, read back untimed, inserted with one executemany per batch in one transaction."""
+    store = runtime.store  # type: ignore[attr-defined]
+    plain = Table("bench_plain", MetaData(), *(Column(c.name, c.type) for c in transactions.columns))
+    with store.write() as conn:
+        plain.create(conn)
+    with store.read() as conn:
+        rows = [dict(r) for r in conn.execute(transactions.select()).mappings()]
+    started = time.perf_counter()
+    with store.write() as conn:
+        for start in range(0, len(rows), batch):
+            conn.execute(plain.insert(), rows[start : start + batch])
+    return time.perf_counter() - started
+
+
+def _profiler(enabled: bool) -> object | None:
+    if not enabled:
+        return None
+    from pyinstrument import Profiler
+
+    profiler = Profiler()
+    profiler.start()
+    return profiler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--plugins", action="store_true", help="keep signals/analytics observers installed")
+    parser.add_argument(
+        "--profile", action="store_true", help="print a pyinstrument profile of the timed part"
+    )
+    args = parser.parse_args()
+    print(machine())
+    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    for kind in kinds:
+        r = run(kind, args.events, args.agents, args.batch, args.plugins, args.profile)
+        print(
+            f"{kind:8} events={args.events} agents={args.agents} batch={args.batch} plugins={args.plugins}: "
+            f"record_batch {r['ours']:,.0f}/s ({r['seconds']:.1f} s), bare executemany {r['bare']:,.0f}/s "
+            f"({r['bare_seconds']:.1f} s), ratio {r['ours'] / r['bare']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
