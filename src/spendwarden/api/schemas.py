@@ -6,7 +6,7 @@ decimals) and are parsed straight to integer micro-dollars; they leave as string
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import orjson
 from pydantic import (
@@ -17,9 +17,13 @@ from pydantic import (
     ConfigDict,
     Field,
     WithJsonSchema,
+    model_validator,
 )
 
+from spendwarden.errors import ValidationFailed
+from spendwarden.ledger.halt import validate_halt_rules
 from spendwarden.money import parse_amount
+from spendwarden.signals.config import validate_overrides
 
 AMOUNT_SCHEMA = {
     "anyOf": [
@@ -71,7 +75,28 @@ class ActiveHours(Strict):
     end: str = Field("24:00", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
 
 
-class AgentCreate(Strict):
+class AgentSettingsChecks(Strict):
+    """Halt rules and signal thresholds are free-form JSON on the wire; check them here so a
+    typo is a 422 naming the key instead of a rule that silently never fires."""
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Self:
+        halt_rules = getattr(self, "halt_rules", None)
+        signals = getattr(self, "signals", None)
+        try:
+            if halt_rules:
+                validate_halt_rules(halt_rules)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), field="halt_rules") from None
+        try:
+            if signals:
+                validate_overrides(signals)
+        except ValueError as exc:
+            raise ValidationFailed(str(exc), field="signals") from None
+        return self
+
+
+class AgentCreate(AgentSettingsChecks):
     id: Slug
     name: Short | None = None
     owner: Annotated[str, Field(max_length=200)] = ""
@@ -86,7 +111,7 @@ class AgentCreate(Strict):
     signals: JsonObject = Field(default_factory=dict)
 
 
-class AgentUpdate(Strict):
+class AgentUpdate(AgentSettingsChecks):
     name: Short | None = None
     owner: Annotated[str, Field(max_length=200)] | None = None
     tier: Tier | None = None

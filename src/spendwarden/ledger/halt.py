@@ -1,8 +1,17 @@
 """Auto-halt rules: pure decisions over one recorded spend and the agent's recent history.
 
-Shapes of ``halt_rules`` (all optional, amounts in micros):
-``{"max_single_charge": 1_000_000, "daily_vs_prior_day": 1.5, "hourly_vs_rolling_avg": 3.0,
-"rolling_hours": 24, "min_hourly_baseline": 100_000}``.
+Shapes of ``halt_rules`` (every key optional; absent or ``null`` means off; amounts in micros)::
+
+    {"max_single_charge": 1_000_000,  # halt when one charge is larger
+     "daily_vs_prior_day": 1.5,       # halt when today > 1.5 x yesterday (yesterday > 0)
+     "hourly_vs_rolling_avg": 3.0,    # halt when this hour > 3 x the rolling hourly average
+     "rolling_hours": 24,             # the window of that average
+     "min_active_hours": 6,           # hours with spend needed before the average counts
+     "min_hourly_baseline": 100_000}  # the average never counts as lower than this
+
+The rolling average is over the hours *with* spend: an office-hours agent is compared
+with its working hours, and a new agent is never halted before it has a baseline.
+Figures come from the ledger's own counters, so halts work with or without detectors.
 """
 
 from __future__ import annotations
@@ -71,11 +80,11 @@ def _daily_vs_prior(rules: dict[str, Any], h: HaltHistory) -> HaltDecision | Non
 
 def _hourly_vs_rolling(rules: dict[str, Any], h: HaltHistory) -> HaltDecision | None:
     factor = rules.get("hourly_vs_rolling_avg")
-    if factor is None or not h.previous_hours:
+    active = [spend for spend in h.previous_hours if spend > 0]
+    if factor is None or len(active) < int(rules.get("min_active_hours", 6)):
         return None
-    average = sum(h.previous_hours) / len(h.previous_hours)
-    floor = int(rules.get("min_hourly_baseline", 100_000))
-    if average <= 0 or h.this_hour <= max(average, floor / float(factor)) * float(factor):
+    average = max(sum(active) / len(active), float(rules.get("min_hourly_baseline", 100_000)))
+    if h.this_hour <= average * float(factor):
         return None
     return HaltDecision(
         rule="hourly_vs_rolling_avg",
@@ -87,3 +96,27 @@ def _hourly_vs_rolling(rules: dict[str, Any], h: HaltHistory) -> HaltDecision | 
             "threshold": float(factor),
         },
     )
+
+
+HALT_RULE_KEYS = {
+    "max_single_charge": int,
+    "daily_vs_prior_day": float,
+    "hourly_vs_rolling_avg": float,
+    "rolling_hours": int,
+    "min_active_hours": int,
+    "min_hourly_baseline": int,
+}
+
+
+def validate_halt_rules(rules: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first unknown or ill-typed rule."""
+    for key, value in rules.items():
+        kind = HALT_RULE_KEYS.get(key)
+        if kind is None:
+            raise ValueError(f"unknown halt rule {key!r}; known: {', '.join(sorted(HALT_RULE_KEYS))}")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"halt rule {key!r} must be a positive number or null")
+        if kind is int and not float(value).is_integer():
+            raise ValueError(f"halt rule {key!r} must be a whole number")

@@ -3,9 +3,9 @@
 The integrator keeps one ``AgentSignalState`` per agent (JSON in the agent's state row) and,
 inside the agent's write transaction, calls ``observe_transaction`` / ``observe_task_event``;
 a periodic job calls ``tick``. Each returns a ``SignalOutcome`` with the alerts to open and
-the ones to resolve. ``cap_breach`` and ``auto_halt`` come from the ledger through
-``cap_breach_alert`` / ``auto_halt_alert``; ``payment_loop`` through ``find_payment_cycle`` and
-``observe_payment_cycle``.
+the ones to resolve. ``cap_breach`` and ``auto_halt`` are raised by the ledger itself
+(``ledger/record.py``, with ``ledger/halt.py``); ``payment_loop`` through
+``find_payment_cycle`` and ``observe_payment_cycle``.
 """
 
 from __future__ import annotations
@@ -14,22 +14,12 @@ from spendwarden.signals.alerts import (
     RULES,
     AlertCandidate,
     Resolution,
-    auto_halt_alert,
-    cap_breach_alert,
     payment_loop_alert,
 )
 from spendwarden.signals.conditions import SignalOutcome
 from spendwarden.signals.config import DEFAULT_CONFIG, SignalConfig, TierPrior, effective, validate_overrides
 from spendwarden.signals.engine import observe_payment_cycle, observe_task_event, observe_transaction, tick
 from spendwarden.signals.facts import ActiveHours, AgentContext, TaskEventFact, TxnFact
-from spendwarden.signals.halt_rules import (
-    HaltDecision,
-    HaltHistory,
-    evaluate_halt_rules,
-    halt_history,
-    tier_halt_rules,
-    validate_halt_rules,
-)
 from spendwarden.signals.loops import find_payment_cycle
 from spendwarden.signals.profile import agent_profile
 from spendwarden.signals.state import AgentSignalState
@@ -41,8 +31,6 @@ __all__ = [
     "AgentContext",
     "AgentSignalState",
     "AlertCandidate",
-    "HaltDecision",
-    "HaltHistory",
     "Resolution",
     "SignalConfig",
     "SignalOutcome",
@@ -50,18 +38,12 @@ __all__ = [
     "TierPrior",
     "TxnFact",
     "agent_profile",
-    "auto_halt_alert",
-    "cap_breach_alert",
     "effective",
-    "evaluate_halt_rules",
     "find_payment_cycle",
-    "halt_history",
     "observe_payment_cycle",
     "observe_task_event",
     "observe_transaction",
     "payment_loop_alert",
     "tick",
-    "tier_halt_rules",
-    "validate_halt_rules",
     "validate_overrides",
 ]

@@ -120,61 +120,6 @@ def ratio(value: float) -> float:
     return round(value, 4)
 
 
-def cap_period(cap: str, when: datetime) -> str:
-    """The calendar window label of a cap at ``when`` (UTC; weeks start Monday)."""
-    if cap == "hourly":
-        return when.strftime("%Y-%m-%dT%H")
-    if cap == "daily":
-        return when.strftime("%Y-%m-%d")
-    if cap == "weekly":
-        year, week, _ = when.isocalendar()
-        return f"{year}-W{week:02d}"
-    if cap == "monthly":
-        return when.strftime("%Y-%m")
-    return "all"
-
-
-def cap_breach_alert(
-    agent_id: str, cap: str, limit: int, spent: int, amount: int, occurred_at: datetime
-) -> AlertCandidate:
-    """A recorded spend pushed the agent past ``cap`` (``spent`` includes ``amount``)."""
-    figures = {
-        "cap": cap,
-        "limit_usd": usd(limit),
-        "spent_usd": usd(spent),
-        "amount_usd": usd(amount),
-        "over_by_usd": usd(max(spent - limit, 0)),
-    }
-    key = dedupe_key("cap_breach", agent_id, cap_period(cap, occurred_at), cap)
-    return AlertCandidate(
-        "cap_breach",
-        "critical",
-        agent_id,
-        key,
-        f"Cap breached: {cap}",
-        f"Agent {agent_id} spent {usd(spent)} against its {cap} cap of {usd(limit)}.",
-        figures,
-        occurred_at,
-    )
-
-
-def auto_halt_alert(
-    agent_id: str, rule: str, figures: dict[str, Any], occurred_at: datetime
-) -> AlertCandidate:
-    """A halt rule (see ``halt_rules``) stopped the agent; ``figures`` are its numbers."""
-    key = dedupe_key("auto_halt", agent_id, onset_label(occurred_at), rule)
-    return AlertCandidate(
-        "auto_halt",
-        "critical",
-        agent_id,
-        key,
-        f"Agent halted by rule {rule}",
-        f"Agent {agent_id} was halted automatically by {rule}; a person must resume it.",
-        {"halt_rule": rule, **figures},
-        occurred_at,
-    )
-
-
 def payment_loop_alert(
     agent_id: str, cycle: list[str], occurred_at: datetime, window_hours: int = 24
 ) -> AlertCandidate:

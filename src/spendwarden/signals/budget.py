@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from spendwarden.signals.alerts import Hit, cap_period, ratio, usd
+from spendwarden.ledger.windows import window_key
+from spendwarden.signals.alerts import Hit, ratio, usd
 from spendwarden.signals.config import SignalConfig
 from spendwarden.signals.facts import AgentContext, from_ts
 from spendwarden.signals.state import DAY_SLOTS, AgentSignalState, spend_prev_24h
@@ -35,7 +36,7 @@ def check_caps(
         used = spent / limit
         hit = None
         if used > cfg.cap_utilization:
-            period = task_id or "task" if cap == "per_task" else cap_period(cap, when)
+            period = task_id or "task" if cap == "per_task" else window_key(cap, when)
             figures = {
                 "cap": cap,
                 "limit_usd": usd(limit),
