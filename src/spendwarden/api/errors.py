@@ -48,6 +48,9 @@ def _validation(_: Request, exc: Exception) -> FastJSON:
 
 def _http(_: Request, exc: Exception) -> FastJSON:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+        # FastAPI's answer to a body it cannot decode at all (bad UTF-8, nesting too deep)
+        return FastJSON(error_body("invalid_json", "The body is not valid JSON."), status_code=422)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return FastJSON(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
