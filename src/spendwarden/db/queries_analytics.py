@@ -185,8 +185,10 @@ def fold_journal_batch(conn: Connection, postgres: bool, limit: int) -> int:
     return int(conn.execute(delete(rollup_journal).where(rollup_journal.c.id <= int(last))).rowcount)
 
 
-def journal_size(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(rollup_journal)).scalar_one())
+def journal_size(conn: Connection, upto: int = 1) -> int:
+    """Journal rows, counted up to ``upto`` (enough to know whether a fold has work)."""
+    sub = select(rollup_journal.c.id).limit(upto).subquery()
+    return int(conn.execute(select(func.count()).select_from(sub)).scalar_one())
 
 
 # --- window reads ------------------------------------------------------------------------
