@@ -69,6 +69,37 @@ def lock_agent(
     return state, row
 
 
+def lock_agents(
+    conn: Connection, postgres: bool, agent_ids: list[str]
+) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """``lock_agent`` for many agents in one statement, locking in id order (so two bulk
+    writers can never deadlock). Missing agents are absent from the result."""
+    found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    ordered = sorted(set(agent_ids))
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        names = {f"a{i}": agent_id for i, agent_id in enumerate(chunk)}
+        text = (
+            _LOCK.replace("= :agent_id", f"IN ({', '.join(':' + n for n in names)})")
+            + " ORDER BY s.agent_id"
+            + (" FOR UPDATE OF s" if postgres else "")
+        )
+        cur = raw(conn).execute(_sql(text, postgres), names)
+        columns = [d[0] for d in cur.description]
+        for values in cur.fetchall():
+            row = dict(zip(columns, values, strict=True))
+            state = {
+                "agent_id": row["id"],
+                "seq": row.pop("s_seq"),
+                "head_id": row.pop("s_head_id"),
+                "head_hash": row.pop("s_head_hash"),
+                "held": row.pop("s_held"),
+                "signal_state": row.pop("s_signal_state"),
+            }
+            found[row["id"]] = (state, row)
+    return found
+
+
 _COUNTERS = """
 SELECT scope, period, amount, held FROM spend_counters
 WHERE agent_id = :agent_id AND (
@@ -121,6 +152,37 @@ def _update_state_sql(columns: tuple[str, ...]) -> str:
 
 def update_state(conn: Connection, postgres: bool, agent_id: str, values: dict[str, Any]) -> None:
     execute(conn, postgres, _update_state_sql(tuple(sorted(values))), {**values, "agent_id": agent_id})
+
+
+def update_states(
+    conn: Connection, postgres: bool, columns: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """The same columns of many state rows, with one prepared statement."""
+    if rows:
+        raw(conn).cursor().executemany(_sql(_update_state_sql(columns), postgres), rows)
+
+
+_TXN_INSERTS: dict[tuple[str, ...], str] = {}
+
+
+def insert_transactions(
+    conn: Connection, postgres: bool, columns: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """Many ledger rows with one prepared statement (SQLite) or COPY (PostgreSQL)."""
+    if not rows:
+        return
+    if postgres:
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with raw(conn).cursor() as cur, cur.copy(f"COPY transactions ({quoted}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row.get(c) for c in columns])
+        return
+    sql = _TXN_INSERTS.get(columns)
+    if sql is None:
+        sql = _TXN_INSERTS[columns] = (
+            f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        )
+    raw(conn).cursor().executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
 
 
 _ADD_SPEND = """

@@ -1,8 +1,8 @@
-"""The bulk write path: many spends, one transaction per agent, one INSERT per agent batch.
+"""The bulk write path: many spends of many agents in one transaction and one INSERT.
 
 Used by ``POST /v1/ingest/events``, webhooks, file imports and the socket sidecar. It keeps
 every promise of ``append`` (chain, counters, breach checks, observers, live events) but
-pays the per-statement costs once per agent batch instead of once per row.
+pays the per-statement and per-commit costs once per batch instead of once per row.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Any
 import psycopg
 from sqlalchemy.exc import IntegrityError
 
+from spendwarden.db import hot
 from spendwarden.db import queries_ingest as qi
-from spendwarden.errors import AgentNotFound
 from spendwarden.events import SpendEvent
+from spendwarden.ledger.chain import TXN_COLUMNS
 from spendwarden.ledger.context import LedgerCore, TxContext
-from spendwarden.ledger.record import add_counters, build_row, chain_row, check_after_spend
+from spendwarden.ledger.record import build_row, chain_row, check_after_spend, counter_updates
 from spendwarden.ledger.render import transaction_public
-from spendwarden.ledger.unit import agent_unit
+from spendwarden.ledger.unit import agents_unit
 from spendwarden.money import format_amount
 
 # Above this many rows per agent batch, one summary event replaces per-row live events.
@@ -58,22 +59,97 @@ class BatchResult:
         }
 
 
+# Agents per transaction: enough to amortise the commit, few enough to keep locks short.
+AGENTS_PER_TRANSACTION = 2000
+EVENTS_PER_TRANSACTION = 50_000
+
+
 def record_batch(core: LedgerCore, events: list[SpendEvent]) -> BatchResult:
     """Record ``events`` exactly once each; a bad or unknown-agent event never fails the rest."""
     result = BatchResult()
-    for agent_id, indexed in _by_agent(_first_of_each(events, result)).items():
+    groups = _by_agent(_first_of_each(events, result))
+    for chunk in _chunks(groups):
         try:
-            _record_agent(core, agent_id, indexed, result)
+            _record_agents(core, chunk, result)
         except (IntegrityError, psycopg.IntegrityError):
-            # Another writer (for another agent) recorded one of these external ids between
-            # our check and our insert; the retry sees its row and counts ours as a duplicate.
-            _record_agent(core, agent_id, indexed, result)
-        except AgentNotFound:
-            for index, _event in indexed:
+            # Another writer recorded one of these external ids between our check and our
+            # insert; the retry (a fresh transaction) sees its row and counts ours a duplicate.
+            _record_agents(core, chunk, result)
+    return result
+
+
+def _chunks(
+    groups: dict[str, list[tuple[int, SpendEvent]]],
+) -> Iterable[dict[str, list[tuple[int, SpendEvent]]]]:
+    chunk: dict[str, list[tuple[int, SpendEvent]]] = {}
+    size = 0
+    for agent_id, indexed in groups.items():
+        if chunk and (len(chunk) >= AGENTS_PER_TRANSACTION or size + len(indexed) > EVENTS_PER_TRANSACTION):
+            yield chunk
+            chunk, size = {}, 0
+        chunk[agent_id] = indexed
+        size += len(indexed)
+    if chunk:
+        yield chunk
+
+
+def _record_agents(
+    core: LedgerCore, groups: dict[str, list[tuple[int, SpendEvent]]], result: BatchResult
+) -> None:
+    """One transaction for many agents: lock them all (in id order), drop known external ids,
+    chain each agent's rows, insert every row at once, then counters, checks and observers."""
+    accepted: list[tuple[int, str]] = []
+    with agents_unit(core, list(groups)) as contexts:
+        for agent_id in groups.keys() - contexts.keys():
+            for index, _event in groups[agent_id]:
                 result.rejected[index] = Rejection(
                     index, "unknown_agent", f"No agent {agent_id!r}; create it first.", {"agent_id": agent_id}
                 )
-    return result
+        known = _known_externals(next(iter(contexts.values())), groups) if contexts else set()
+        per_agent: list[tuple[TxContext, list[dict[str, Any]]]] = []
+        for agent_id, ctx in contexts.items():
+            fresh = _fresh(groups[agent_id], known, result)
+            rows = [chain_row(ctx, build_row(ctx, event, None)) for _index, event in fresh]
+            if rows:
+                per_agent.append((ctx, rows))
+                accepted += [(index, row["id"]) for (index, _e), row in zip(fresh, rows, strict=True)]
+        if not per_agent:
+            return
+        conn, postgres = per_agent[0][0].conn, core.store.is_postgres
+        hot.insert_transactions(conn, postgres, TXN_COLUMNS, [r for _c, rows in per_agent for r in rows])
+        hot.add_spend(conn, postgres, [u for c, rows in per_agent for u in counter_updates(c.agent.id, rows)])
+        for ctx, rows in per_agent:
+            _check_breaches(ctx, rows)
+            for observer in ctx.observers:
+                observer.on_transactions(ctx, rows)
+            _emit(ctx, rows)
+    result.accepted.update(accepted)
+
+
+def _known_externals(ctx: TxContext, groups: dict[str, list[tuple[int, SpendEvent]]]) -> set[tuple[str, str]]:
+    """Under the agents' locks: which (source, external_id) of these events are recorded."""
+    by_source: dict[str, list[str]] = {}
+    for indexed in groups.values():
+        for _index, event in indexed:
+            if event.external_id is not None:
+                by_source.setdefault(event.source, []).append(event.external_id)
+    return {
+        (source, ext)
+        for source, ids in by_source.items()
+        for ext in qi.existing_externals_of(ctx.conn, source, ids)
+    }
+
+
+def _fresh(
+    indexed: list[tuple[int, SpendEvent]], known: set[tuple[str, str]], result: BatchResult
+) -> list[tuple[int, SpendEvent]]:
+    fresh: list[tuple[int, SpendEvent]] = []
+    for index, event in indexed:
+        if event.external_id is not None and (event.source, event.external_id) in known:
+            result.duplicates[index] = event.external_id
+        else:
+            fresh.append((index, event))
+    return fresh
 
 
 def _first_of_each(events: list[SpendEvent], result: BatchResult) -> list[tuple[int, SpendEvent]]:
@@ -96,46 +172,6 @@ def _by_agent(indexed: Iterable[tuple[int, SpendEvent]]) -> dict[str, list[tuple
     for index, event in indexed:
         groups.setdefault(event.agent_id, []).append((index, event))
     return groups
-
-
-def _record_agent(
-    core: LedgerCore, agent_id: str, indexed: list[tuple[int, SpendEvent]], result: BatchResult
-) -> None:
-    with agent_unit(core, agent_id) as ctx:
-        fresh = _not_yet_recorded(ctx, indexed, result)
-        rows = [chain_row(ctx, build_row(ctx, event, None)) for _index, event in fresh]
-        if not rows:
-            return
-        qi.bulk_insert_transactions(ctx.conn, rows)
-        add_counters(ctx, agent_id, rows)
-        _check_breaches(ctx, rows)
-        for observer in ctx.observers:
-            observer.on_transactions(ctx, rows)
-        _emit(ctx, rows)
-    for (index, _event), row in zip(fresh, rows, strict=True):
-        result.accepted[index] = row["id"]
-
-
-def _not_yet_recorded(
-    ctx: TxContext, indexed: list[tuple[int, SpendEvent]], result: BatchResult
-) -> list[tuple[int, SpendEvent]]:
-    """Under the agent's lock: drop events whose external id is already in the ledger."""
-    by_source: dict[str, list[str]] = {}
-    for _index, event in indexed:
-        if event.external_id is not None:
-            by_source.setdefault(event.source, []).append(event.external_id)
-    known = {
-        (source, ext)
-        for source, ids in by_source.items()
-        for ext in qi.existing_externals_of(ctx.conn, source, ids)
-    }
-    fresh: list[tuple[int, SpendEvent]] = []
-    for index, event in indexed:
-        if event.external_id is not None and (event.source, event.external_id) in known:
-            result.duplicates[index] = event.external_id
-        else:
-            fresh.append((index, event))
-    return fresh
 
 
 def _check_breaches(ctx: TxContext, rows: list[dict[str, Any]]) -> None:

@@ -7,7 +7,6 @@ id of the row before it, so a deleted row is reported by its id, not just as a g
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -22,21 +21,18 @@ TXN_FIELDS = (
     "counterparty_agent_id", "description", "metadata", "source", "external_id", "occurred_at",
     "recorded_at", "price_version", "hold_id", "prev_id",
 )  # fmt: skip
+# Every column of a ledger row, in table order (the bulk insert writes exactly these).
+TXN_COLUMNS = (*TXN_FIELDS, "prev_hash", "hash")
 AUDIT_FIELDS = (
     "id", "seq", "actor", "action", "target_type", "target_id", "reason", "before", "after", "at",
     "prev_id",
 )  # fmt: skip
 
 
-def _norm(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
 def canonical(row: dict[str, Any], fields: tuple[str, ...]) -> bytes:
-    """Deterministic bytes for a row: sorted keys, datetimes as ISO-8601, no whitespace."""
-    return orjson.dumps({f: _norm(row.get(f)) for f in fields}, option=orjson.OPT_SORT_KEYS)
+    """Deterministic bytes for a row: the values of ``fields`` in that fixed order as a JSON
+    array (ints, strings, nulls; JSON columns are hashed as the text stored)."""
+    return orjson.dumps([row.get(f) for f in fields])
 
 
 def row_hash(prev_hash: str, row: dict[str, Any], fields: tuple[str, ...]) -> str:

@@ -22,7 +22,7 @@ from spendwarden.ledger.context import TxContext
 from spendwarden.ledger.halt import HaltDecision, HaltHistory, evaluate_halt_rules
 from spendwarden.ledger.render import transaction_public
 from spendwarden.ledger.types import dumps
-from spendwarden.ledger.windows import WINDOW_CAPS, previous_hour_keys, window_key, window_keys
+from spendwarden.ledger.windows import WINDOW_CAPS, previous_hour_keys, window_key, window_keys_us
 from spendwarden.money import format_amount
 
 
@@ -81,29 +81,32 @@ def chain_row(ctx: TxContext, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def counter_keys(occurred_us: int, task_id: str | None) -> list[tuple[str, str]]:
-    keys = [(cap, key) for cap, key in window_keys(from_us(occurred_us)).items()]
+    keys = list(window_keys_us(occurred_us).items())
     if task_id:
         keys.append(("per_task", task_id))
     return keys
 
 
-def add_counters(ctx: TxContext, agent_id: str, rows: list[dict[str, Any]]) -> None:
-    """Add a batch of rows to the window and task counters (one upsert per counter)."""
+def counter_updates(agent_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The (amount, count) to add per window and task counter for one agent's new rows."""
     sums: dict[tuple[str, str], list[int]] = {}
     for row in rows:
         delta = counter_delta(row["status"], row["amount"])
         for pair in counter_keys(row["occurred_at"], row["task_id"]):
-            acc = sums.setdefault(pair, [0, 0])
+            acc = sums.get(pair)
+            if acc is None:
+                acc = sums[pair] = [0, 0]
             acc[0] += delta
             acc[1] += 1
-    hot.add_spend(
-        ctx.conn,
-        ctx.store.is_postgres,
-        [
-            {"agent_id": agent_id, "scope": scope, "period": period, "amount": amount, "count": count}
-            for (scope, period), (amount, count) in sums.items()
-        ],
-    )
+    return [
+        {"agent_id": agent_id, "scope": scope, "period": period, "amount": amount, "count": count}
+        for (scope, period), (amount, count) in sums.items()
+    ]
+
+
+def add_counters(ctx: TxContext, agent_id: str, rows: list[dict[str, Any]]) -> None:
+    """Add a batch of rows to the window and task counters (one prepared upsert)."""
+    hot.add_spend(ctx.conn, ctx.store.is_postgres, counter_updates(agent_id, rows))
 
 
 def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> dict[str, Any]:
@@ -122,7 +125,7 @@ def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> 
 def current_spend(ctx: TxContext, at_us: int, task_id: str | None) -> dict[str, int]:
     """Settled spend in each window containing ``at_us`` (and in the task), from counters;
     ``_task_held`` is what open holds reserve in the task."""
-    found = hot.counters(ctx.conn, ctx.store.is_postgres, ctx.agent.id, window_keys(from_us(at_us)), task_id)
+    found = hot.counters(ctx.conn, ctx.store.is_postgres, ctx.agent.id, window_keys_us(at_us), task_id)
     spent = {scope: found.get(scope, (0, 0))[0] for scope in WINDOW_CAPS}
     if task_id:
         spent["per_task"], spent["_task_held"] = found.get("per_task", (0, 0))

@@ -41,6 +41,32 @@ def agent_unit(core: LedgerCore, agent_id: str) -> Iterator[TxContext]:
     core.publish(ctx.emitted)
 
 
+@contextmanager
+def agents_unit(core: LedgerCore, agent_ids: list[str]) -> Iterator[dict[str, TxContext]]:
+    """``agent_unit`` for many agents in ONE transaction (the bulk path): every agent's row
+    is locked in id order, each gets its own context, states flush together, and emitted
+    events are published after the single commit. Unknown agents are simply absent."""
+    now = core.clock.now()
+    postgres = core.store.is_postgres
+    with core.store.write() as conn:
+        locked = hot.lock_agents(conn, postgres, agent_ids)
+        contexts = {
+            agent_id: TxContext(
+                conn=conn, store=core.store, agent=_agent(row), state=state, now=now, observers=core.observers
+            )
+            for agent_id, (state, row) in locked.items()
+        }
+        before = {a: {f: c.state[f] for f in STATE_FIELDS} for a, c in contexts.items()}
+        yield contexts
+        changed = [
+            {**{f: c.state[f] for f in STATE_FIELDS}, "updated_at": c.now_us, "agent_id": a}
+            for a, c in contexts.items()
+            if any(c.state[f] != before[a][f] for f in STATE_FIELDS)
+        ]
+        hot.update_states(conn, postgres, (*STATE_FIELDS, "updated_at"), changed)
+    core.publish([e for c in contexts.values() for e in c.emitted])
+
+
 _parsed: dict[tuple[object, ...], Agent] = {}
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from spendwarden.clock import utc
 
@@ -27,7 +28,19 @@ def window_key(cap: str, at: datetime) -> str:
 
 def window_keys(at: datetime) -> dict[str, str]:
     """Every window key for one moment: the counters a spend at ``at`` adds to."""
+    return _keys_of_hour(int(utc(at).timestamp()) // 3600)
+
+
+@lru_cache(maxsize=4096)
+def _keys_of_hour(hour: int) -> dict[str, str]:
+    """Keys depend only on the hour, so the bulk path computes them once per hour seen."""
+    at = datetime.fromtimestamp(hour * 3600, tz=UTC)
     return {cap: window_key(cap, at) for cap in WINDOW_CAPS}
+
+
+def window_keys_us(at_us: int) -> dict[str, str]:
+    """``window_keys`` for epoch microseconds (how rows store time)."""
+    return _keys_of_hour(at_us // 3_600_000_000)
 
 
 def window_bounds(cap: str, at: datetime) -> tuple[datetime, datetime | None]:
