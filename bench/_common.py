@@ -64,8 +64,16 @@ def database(kind: str) -> Iterator[str]:
 def server(database_url: str, admin_token: str) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(BENCH_DIR / "_server.py"), "--database", database_url, "--port", str(port),
-         "--admin-token", admin_token],
+        [
+            sys.executable,
+            str(BENCH_DIR / "_server.py"),
+            "--database",
+            database_url,
+            "--port",
+            str(port),
+            "--admin-token",
+            admin_token,
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"

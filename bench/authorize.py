@@ -63,7 +63,9 @@ def wrk(url: str, path: str, keys: list[str], seconds: int, connections: int = 1
         f.write(lua)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", f.name, url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     Path(f.name).unlink()
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -86,8 +88,12 @@ def _paced(url: str, path: str, keys: list[str], rate: float, seconds: float, ou
         delay = scheduled - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        conn.request("POST", path, body, {"Content-Type": "application/json",
-                                          "Authorization": f"Bearer {keys[i % len(keys)]}"})
+        conn.request(
+            "POST",
+            path,
+            body,
+            {"Content-Type": "application/json", "Authorization": f"Bearer {keys[i % len(keys)]}"},
+        )
         resp = conn.getresponse()
         resp.read()
         assert resp.status == 200, resp.status
@@ -95,10 +101,14 @@ def _paced(url: str, path: str, keys: list[str], rate: float, seconds: float, ou
     out.put(latencies)
 
 
-def paced_latency(url: str, path: str, keys: list[str], rate: float, seconds: float, clients: int = 4) -> list[float]:
+def paced_latency(
+    url: str, path: str, keys: list[str], rate: float, seconds: float, clients: int = 4
+) -> list[float]:
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    procs = [mp.Process(target=_paced, args=(url, path, keys[i::clients], rate / clients, seconds, queue))
-             for i in range(clients)]
+    procs = [
+        mp.Process(target=_paced, args=(url, path, keys[i::clients], rate / clients, seconds, queue))
+        for i in range(clients)
+    ]
     for p in procs:
         p.start()
     latencies: list[float] = []
@@ -153,7 +163,9 @@ def run(backend: str, seconds: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
@@ -163,14 +175,23 @@ def main() -> None:
     for backend in backends:
         r = run(backend, args.seconds)
         rows.append((backend, r))
-    header = ("backend", "no-op req/s", "authorize req/s", "ratio (≥0.5)", "p50/p99 ms at half no-op rate (p99≤10)",
-              "1 client p50/p99 ms (p50≤1)", "in-process /s (≥10,000)")
+    header = (
+        "backend",
+        "no-op req/s",
+        "authorize req/s",
+        "ratio (≥0.5)",
+        "p50/p99 ms at half no-op rate (p99≤10)",
+        "1 client p50/p99 ms (p50≤1)",
+        "in-process /s (≥10,000)",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for backend, r in rows:
-        print(f"| {backend} | {r['noop_rps']:,.0f} | {r['authorize_rps']:,.0f} | {r['ratio']:.2f} | "
-              f"{r['half_p50_ms']:.2f} / {r['half_p99_ms']:.2f} (at {r['half_rate']:,.0f}/s) | "
-              f"{r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} | {r['inproc_per_s']:,.0f} |")
+        print(
+            f"| {backend} | {r['noop_rps']:,.0f} | {r['authorize_rps']:,.0f} | {r['ratio']:.2f} | "
+            f"{r['half_p50_ms']:.2f} / {r['half_p99_ms']:.2f} (at {r['half_rate']:,.0f}/s) | "
+            f"{r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} | {r['inproc_per_s']:,.0f} |"
+        )
 
 
 if __name__ == "__main__":
