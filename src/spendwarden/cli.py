@@ -260,33 +260,19 @@ def tokens_rotate_admin(database: DatabaseOpt = None) -> None:
     console.print(rotate_admin_token(runtime_for(database).ledger.core, actor=ADMIN_ACTOR), soft_wrap=True)
 
 
-from spendwarden.ingest import cli as ingest_cli  # noqa: E402
-
-app.command("import")(ingest_cli.import_events)
-app.command("export")(ingest_cli.export_events)
-app.command("watch")(ingest_cli.watch)
-
-from spendwarden.sdk.drill import drill as sdk_drill  # noqa: E402
-
-app.command("drill")(sdk_drill)
-
+# Commands that live with the part of the design they drive.
+from spendwarden.analytics import cli as analytics_cli  # noqa: E402
 from spendwarden.demo.cli import demo  # noqa: E402
-
-app.command("demo")(demo)
-
 from spendwarden.ingest import cli as ingest_cli  # noqa: E402
-
-app.command("import")(ingest_cli.import_events)
-app.command("export")(ingest_cli.export_events)
-app.command("watch")(ingest_cli.watch)
-
+from spendwarden.sdk.drill import drill  # noqa: E402
 from spendwarden.tail import tail  # noqa: E402
 
+app.command("demo")(demo)
+app.command("drill")(drill)
 app.command("tail")(tail)
-
-
-from spendwarden.analytics import cli as analytics_cli  # noqa: E402
-
+app.command("import")(ingest_cli.import_events)
+app.command("export")(ingest_cli.export_events)
+app.command("watch")(ingest_cli.watch)
 app.command("report")(analytics_cli.report)
 app.command("prune")(analytics_cli.prune)
 
