@@ -94,7 +94,8 @@ def test_viewer_token_is_refused_on_every_write_and_admin_route(
         if r.guard == "viewer" and r.method == "GET" and "{" not in r.path and r.path not in STREAMS
     ]
     for route in reads:
-        assert call(client, route, viewer).status_code == 200, route
+        # the viewer gets in (a route may still want parameters: 422 is about input, not access)
+        assert call(client, route, viewer).status_code in (200, 422), route
 
 
 def test_an_agent_cannot_read_or_move_another_agents_money(
