@@ -14,11 +14,11 @@ import pytest
 from spendwarden.alerts import actions
 from spendwarden.alerts.channels import create_channel, delete_channel
 from spendwarden.alerts.lifecycle import raise_alert
-from spendwarden.alerts.notifier import backoff_seconds
 from spendwarden.alerts.plugin import notifier_of
 from spendwarden.clock import FrozenClock, to_us
 from spendwarden.db import queries as q
 from spendwarden.db import queries_signals as qs
+from spendwarden.delivery import backoff_seconds
 from spendwarden.runtime import Runtime
 from tests.alerts.receivers import receiver
 from tests.factories import make_agent, spend

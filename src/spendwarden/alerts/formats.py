@@ -10,21 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from spendwarden.delivery import OutboundRequest
+
 STRUCTURED = ("last_actions", "spend", "headroom")
 EVENT_NAMES = {"trigger": "alert.triggered", "resolve": "alert.resolved"}
 PD_SEVERITY = {"info": "info", "warning": "warning", "critical": "critical"}
-
-
-@dataclass(frozen=True)
-class OutboundRequest:
-    url: str
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _json(value: Any) -> bytes:

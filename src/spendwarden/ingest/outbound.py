@@ -14,36 +14,23 @@ import fnmatch
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import orjson
+from sqlalchemy import Connection
 
 from spendwarden.alerts.formats import sign
 from spendwarden.clock import Clock, iso, to_us
 from spendwarden.db import queries_ingest as qi
 from spendwarden.db.store import Store
+from spendwarden.delivery import SECOND, DeliveryWorker, OutboundRequest
 from spendwarden.ids import new_id
 from spendwarden.ledger.context import Emitted
 from spendwarden.ledger.types import loads
 
 log = logging.getLogger("spendwarden.webhooks")
-SECOND = 1_000_000
 VERSION_KEY = "webhooks"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    status_code: int | None
-    error: str | None
-
-
-def backoff_seconds(attempts: int, cap: float = 3600.0) -> float:
-    """1 s, 2 s, 4 s … capped at an hour."""
-    return float(min(cap, 2 ** max(0, attempts - 1)))
 
 
 def wants(patterns: list[str], event: str) -> bool:
@@ -57,8 +44,11 @@ def envelope(delivery_id: str, event: str, payload: dict[str, Any], created_at: 
     return orjson.dumps(body)
 
 
-class WebhookSender:
+class WebhookSender(DeliveryWorker):
     """Publisher (outbox writer) and sender worker of one process."""
+
+    backoff_cap = 3600.0
+    gone_reasons = ("subscription deleted",)
 
     def __init__(
         self,
@@ -72,16 +62,15 @@ class WebhookSender:
         senders: int = 8,
         cache_seconds: float = 1.0,
     ) -> None:
-        self.store, self.clock = store, clock
-        self.max_attempts, self.batch, self.lease_seconds = max_attempts, batch, lease_seconds
+        super().__init__(
+            store, clock, max_attempts=max_attempts, timeout=timeout, batch=batch,
+            lease_seconds=lease_seconds, senders=senders, user_agent="Spendwarden-Webhooks/1",
+        )  # fmt: skip
         self.cache_seconds = cache_seconds
-        self._wake = threading.Event()
         self._lock = threading.Lock()
         self._subs: list[dict[str, Any]] = []
         self._subs_version = -1
         self._checked_at = float("-inf")
-        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "Spendwarden-Webhooks/1"})
-        self._pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="webhooks")
 
     # --- publisher: after commit, into the outbox ---------------------------------------
 
@@ -142,71 +131,30 @@ class WebhookSender:
 
     # --- sender worker ------------------------------------------------------------------
 
-    def run_once(self, idle_wait: float = 0.5) -> int:
-        """One worker step: wait for a wake-up (or the idle timer), then send what is due."""
-        self._wake.wait(idle_wait)
-        self._wake.clear()
-        sent = 0
-        while (n := self.deliver_due()) > 0:
-            sent += n
-            if n < self.batch:
-                break
-        return sent
+    def claim(self, conn: Connection, now: int, lease_until: int) -> list[dict[str, Any]]:
+        return qi.claim_webhook_deliveries(conn, now=now, lease_until=lease_until, limit=self.batch)
 
-    def wake(self) -> None:
-        self._wake.set()
+    def prepare(
+        self, conn: Connection, claimed: list[dict[str, Any]]
+    ) -> Callable[[dict[str, Any]], OutboundRequest | str]:
+        subs = {d["subscription_id"]: qi.get_subscription(conn, d["subscription_id"]) for d in claimed}
 
-    def deliver_due(self) -> int:
-        now = to_us(self.clock.now())
-        with self.store.write() as conn:
-            claimed = qi.claim_webhook_deliveries(
-                conn, now=now, lease_until=now + self.lease_seconds * SECOND, limit=self.batch
+        def build(delivery: dict[str, Any]) -> OutboundRequest | str:
+            sub = subs[delivery["subscription_id"]]
+            if sub is None:
+                return "subscription deleted"
+            body = envelope(
+                delivery["id"], delivery["event"], loads(delivery["payload"], {}), delivery["created_at"]
             )
-        if not claimed:
-            return 0
-        with self.store.read() as conn:
-            subs = {d["subscription_id"]: qi.get_subscription(conn, d["subscription_id"]) for d in claimed}
-        futures = [self._pool.submit(self._send, d, subs[d["subscription_id"]]) for d in claimed]
-        outcomes = [f.result() for f in futures]
-        now = to_us(self.clock.now())
-        with self.store.write() as conn:
-            for delivery, out in zip(claimed, outcomes, strict=True):
-                qi.update_webhook_delivery(conn, delivery["id"], self._result(delivery, out, now))
-        return len(claimed)
+            headers = {
+                "Content-Type": "application/json",
+                "Spendwarden-Signature": sign(sub["secret"], to_us(self.clock.now()) // SECOND, body),
+                "Spendwarden-Event": delivery["event"],
+                "Spendwarden-Delivery": delivery["id"],
+            }
+            return OutboundRequest(sub["url"], body, headers)
 
-    def _send(self, delivery: dict[str, Any], sub: dict[str, Any] | None) -> Outcome:
-        if sub is None:
-            return Outcome(False, None, "subscription deleted")
-        body = envelope(
-            delivery["id"], delivery["event"], loads(delivery["payload"], {}), delivery["created_at"]
-        )
-        headers = {
-            "Content-Type": "application/json",
-            "Spendwarden-Signature": sign(sub["secret"], to_us(self.clock.now()) // SECOND, body),
-            "Spendwarden-Event": delivery["event"],
-            "Spendwarden-Delivery": delivery["id"],
-        }
-        try:
-            response = self._http.post(sub["url"], content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return Outcome(False, None, f"{exc.__class__.__name__}: {exc}"[:500])
-        if 200 <= response.status_code < 300:
-            return Outcome(True, response.status_code, None)
-        return Outcome(False, response.status_code, f"HTTP {response.status_code}: {response.text[:300]}")
+        return build
 
-    def _result(self, delivery: dict[str, Any], out: Outcome, now: int) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "last_status_code": out.status_code,
-            "last_error": out.error,
-            "updated_at": now,
-        }
-        if out.ok:
-            return {**values, "status": "delivered", "delivered_at": now}
-        if out.error == "subscription deleted" or delivery["attempts"] >= self.max_attempts:
-            return {**values, "status": "failed"}
-        retry_at = now + int(backoff_seconds(delivery["attempts"]) * SECOND)
-        return {**values, "status": "pending", "next_attempt_at": retry_at}
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._http.close()
+    def update(self, conn: Connection, delivery_id: str, values: dict[str, Any]) -> None:
+        qi.update_webhook_delivery(conn, delivery_id, values)
