@@ -64,7 +64,9 @@ class Settings(BaseSettings):
         "each agent's `signals` overrides them.",
     )
     notify_max_attempts: int = Field(
-        200, ge=1, description="Attempts per alert delivery before it is marked failed (backoff caps at 5 min)."
+        200,
+        ge=1,
+        description="Attempts per alert delivery before it is marked failed (backoff caps at 5 min).",
     )
     notify_timeout_seconds: float = Field(
         5.0, gt=0, description="HTTP timeout for one notification (Slack, Telegram, PagerDuty, webhook)."
@@ -82,10 +84,12 @@ class Settings(BaseSettings):
         300, ge=1, description="Oldest accepted Stripe signature timestamp, in seconds from now."
     )
     stripe_usd_rates: dict[str, str] = Field(
-        default_factory=dict, description='USD per major unit for non-USD Stripe amounts, e.g. {"eur": "1.08"}.'
+        default_factory=dict,
+        description='USD per major unit for non-USD Stripe amounts, e.g. {"eur": "1.08"}.'
     )
     l402_btc_usd: str | None = Field(
-        None, description="BTC/USD rate for L402 invoices that carry none (unset = such invoices are refused)."
+        None,
+        description="BTC/USD rate for L402 invoices that carry none (unset = such invoices are refused).",
     )
     ingest_batch_size: int = Field(
         5000, ge=1, description="Events written per bulk batch by the ingest endpoint, imports and watch."

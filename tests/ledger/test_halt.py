@@ -9,9 +9,16 @@ from spendwarden.ledger.tiers import preset_halt_rules
 from spendwarden.money import usd
 
 
-def hist(amount: str, today: str = "0", prior: str = "0", hour: str = "0", previous: list[str] | None = None) -> HaltHistory:
-    return HaltHistory(amount=usd(amount), today=usd(today), prior_day=usd(prior), this_hour=usd(hour),
-                       previous_hours=[usd(p) for p in previous or []])
+def hist(
+    amount: str, today: str = "0", prior: str = "0", hour: str = "0", previous: list[str] | None = None
+) -> HaltHistory:
+    return HaltHistory(
+        amount=usd(amount),
+        today=usd(today),
+        prior_day=usd(prior),
+        this_hour=usd(hour),
+        previous_hours=[usd(p) for p in previous or []],
+    )
 
 
 def test_tier_presets() -> None:
@@ -33,8 +40,12 @@ def test_staging_halts_past_150_percent_of_the_prior_day() -> None:
     rules = preset_halt_rules("staging")
     decision = evaluate_halt_rules(rules, hist("1.01", today="15.01", prior="10"))
     assert decision is not None and decision.rule == "daily_vs_prior_day"
-    assert decision.figures == {"today_usd": "15.010000", "prior_day_usd": "10.000000", "ratio": 1.501,
-                                "threshold": 1.5}
+    assert decision.figures == {
+        "today_usd": "15.010000",
+        "prior_day_usd": "10.000000",
+        "ratio": 1.501,
+        "threshold": 1.5,
+    }
     assert evaluate_halt_rules(rules, hist("1", today="15", prior="10")) is None
     assert evaluate_halt_rules(rules, hist("100", today="100", prior="0")) is None
 
@@ -60,8 +71,13 @@ def test_a_tiny_baseline_is_floored() -> None:
 
 @pytest.mark.parametrize(
     "rules",
-    [{"nope": 1}, {"max_single_charge": -1}, {"max_single_charge": 0.5}, {"daily_vs_prior_day": "1.5"},
-     {"hourly_vs_rolling_avg": True}],
+    [
+        {"nope": 1},
+        {"max_single_charge": -1},
+        {"max_single_charge": 0.5},
+        {"daily_vs_prior_day": "1.5"},
+        {"hourly_vs_rolling_avg": True},
+    ],
 )
 def test_invalid_rules_are_refused(rules: dict[str, object]) -> None:
     with pytest.raises(ValueError):

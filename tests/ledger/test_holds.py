@@ -180,7 +180,9 @@ def test_production_rule_halts_when_the_hour_exceeds_three_times_the_rolling_ave
     ledger = runtime.ledger
     ledger.create_agent(AgentSpec(id="prod", tier="production", caps={"daily": usd("1000")}), "t")
     for h in range(1, 25):
-        ledger.record(SpendEvent(agent_id="prod", amount=usd("1.00"), occurred_at=clock.now() - timedelta(hours=h)))
+        ledger.record(
+            SpendEvent(agent_id="prod", amount=usd("1.00"), occurred_at=clock.now() - timedelta(hours=h))
+        )
     ledger.record(SpendEvent(agent_id="prod", amount=usd("2.90")))
     assert ledger.view("prod")["status"] == "active"
     ledger.record(SpendEvent(agent_id="prod", amount=usd("0.20")))
