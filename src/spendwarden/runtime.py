@@ -7,6 +7,7 @@ and periodic jobs for the sweeper.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ class Runtime:
     workers: Workers = field(default_factory=Workers)
     periodic: list[tuple[str, Callable[[], object]]] = field(default_factory=list)
     bridge: PgBridge | None = None
+    # Set when the process is shutting down: long periodic jobs stop between items.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def clock(self) -> Clock:

@@ -46,6 +46,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
         try:
             yield
         finally:
+            runtime.stopping.set()
             await runtime.workers.stop()
             runtime.stop_live()
 

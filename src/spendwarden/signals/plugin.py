@@ -184,6 +184,7 @@ class SignalsObserver:
         self.core = core
         self.cfg: SignalConfig = effective(DEFAULT_CONFIG, settings.signals)
         self._last_tick: datetime | None = None
+        self.stopping = threading.Event()  # the runtime's, once installed
 
     def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None:
         state = load_state(ctx)
@@ -234,6 +235,8 @@ class SignalsObserver:
             ids |= set(qs.agents_with_open_alerts(conn))
             ids |= set(qs.agents_updated_since(conn, to_us(now - RECENT)))
         for agent_id in sorted(ids):
+            if self.stopping.is_set():
+                break  # shutting down: the next round (on whichever replica leads) resumes
             try:
                 self.tick_agent(agent_id, now)
             except AgentNotFound:
@@ -253,5 +256,6 @@ class SignalsObserver:
 
 def install(runtime: Runtime) -> None:
     observer = SignalsObserver(runtime.ledger.core, runtime.settings)
+    observer.stopping = runtime.stopping
     runtime.ledger.core.observers.append(observer)
     runtime.periodic.append(("signals.tick", observer.tick_due))
