@@ -1,7 +1,7 @@
 """Settings: one typed object, every field with a default and help text.
 
 Values come from ``SPENDWARDEN_*`` environment variables (or a ``.env`` file).
-``docs/CONFIGURATION.md`` is generated from this class and a test fails when they drift.
+``docs/configuration.md`` is generated from this class and a test fails when they drift.
 """
 
 from __future__ import annotations

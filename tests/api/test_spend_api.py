@@ -117,3 +117,17 @@ def test_void_and_unknown_authorization(client: Any, admin_headers: dict[str, st
     )
     missing = client.post("/v1/authorizations/auth_nope/settle", json={"amount_usd": 1}, headers=bearer(key))
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_halt_rule_amounts_are_usd_on_the_wire(client: Any, admin_headers: dict[str, str]) -> None:
+    key = create(client, admin_headers, halt_rules={"max_single_charge": "0.25"})
+    agent = client.get("/v1/agents/bot", headers=admin_headers).json()
+    assert agent["halt_rules"] == {"max_single_charge": "0.250000"}
+    client.post("/v1/transactions", json={"amount_usd": "0.30"}, headers=bearer(key))
+    assert client.get("/v1/agents/bot", headers=admin_headers).json()["status"] == "halted"
+    bad = client.patch(
+        "/v1/agents/bot", json={"halt_rules": {"max_single_charge": "-1"}}, headers=admin_headers
+    )
+    assert bad.status_code == 422
+    typo = client.patch("/v1/agents/bot", json={"halt_rules": {"max_single_charg": 1}}, headers=admin_headers)
+    assert typo.status_code == 422 and "max_single_charg" in typo.json()["error"]["message"]

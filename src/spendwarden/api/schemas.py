@@ -75,6 +75,9 @@ class ActiveHours(Strict):
     end: str = Field("24:00", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
 
 
+MONEY_HALT_RULES = ("max_single_charge", "min_hourly_baseline")
+
+
 class AgentSettingsChecks(Strict):
     """Halt rules and signal thresholds are free-form JSON on the wire; check them here so a
     typo is a 422 naming the key instead of a rule that silently never fires."""
@@ -85,6 +88,9 @@ class AgentSettingsChecks(Strict):
         signals = getattr(self, "signals", None)
         try:
             if halt_rules:
+                for key in MONEY_HALT_RULES:  # amounts in USD on the wire, micros inside
+                    if halt_rules.get(key) is not None:
+                        halt_rules[key] = parse_amount(halt_rules[key], field=f"halt_rules.{key}")
                 validate_halt_rules(halt_rules)
         except ValueError as exc:
             raise ValidationFailed(str(exc), field="halt_rules") from None

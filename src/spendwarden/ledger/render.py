@@ -64,7 +64,9 @@ def agent_public(agent: Agent) -> dict[str, Any]:
         "status_reason": agent.status_reason,
         "caps": money_map(agent.caps),
         "halt_rules": {
-            k: (format_amount(v) if k.startswith("max_") or k.startswith("min_") else v)
+            k: (
+                format_amount(v) if k in ("max_single_charge", "min_hourly_baseline") and v is not None else v
+            )
             for k, v in agent.halt_rules.items()
         },
         "policy": agent.policy,
