@@ -27,6 +27,7 @@ class Store:
         self.engines: Engines = make_engines(url, pool_size=pool_size)
         self.url = self.engines.url
         self.dialect = self.engines.dialect
+        self._writer_conn: Connection | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -44,8 +45,22 @@ class Store:
             with self.engines.write.begin() as conn:
                 yield conn
             return
-        with self.engines.write_lock, self.engines.write.begin() as conn:
-            yield conn
+        with self.engines.write_lock:
+            conn = self._writer()
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                if conn.invalidated or conn.closed:
+                    self._writer_conn = None
+                raise
+
+    def _writer(self) -> Connection:
+        """SQLite's one writer connection, kept open: checking a connection out of the pool
+        and back (with its reset) for every write cost more than the write itself."""
+        if self._writer_conn is None or self._writer_conn.closed:
+            self._writer_conn = self.engines.write.connect()
+        return self._writer_conn
 
     @contextmanager
     def agent_tx(self, agent_id: str) -> Iterator[tuple[Connection, dict[str, Any]]]:
@@ -85,6 +100,10 @@ class Store:
                     conn.commit()
 
     def dispose(self) -> None:
+        with self.engines.write_lock:
+            if self._writer_conn is not None:
+                self._writer_conn.close()
+                self._writer_conn = None
         self.engines.dispose()
 
 
