@@ -1,4 +1,8 @@
-"""Dependencies: the runtime, and who is calling (``AdminDep``, ``ViewerDep``, ``AgentDep``)."""
+"""Dependencies: the runtime, and who is calling (``AdminDep``, ``ViewerDep``, ``AgentDep``).
+
+Dependencies that do no I/O are ``async def``: FastAPI runs a sync dependency in the
+thread pool, and each such hop costs more than an authorization's own SQL.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from spendwarden.ledger.service import Ledger
 from spendwarden.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -20,7 +24,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.runtime.ledger
     return ledger
 
@@ -56,23 +60,35 @@ def get_principal(request: Request, ledger: LedgerDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_admin(principal: PrincipalDep) -> Principal:
+def ensure_admin(principal: Principal) -> Principal:
     if principal.kind != "admin":
         raise Forbidden("This endpoint needs the admin token.")
     return principal
 
 
-def require_viewer(principal: PrincipalDep) -> Principal:
+def ensure_viewer(principal: Principal) -> Principal:
     """Read-only admin endpoints: the admin token or a viewer token."""
     if principal.kind not in ("admin", "viewer"):
         raise Forbidden("This endpoint needs the admin or a viewer token.")
     return principal
 
 
-def require_agent(principal: PrincipalDep) -> Principal:
+def ensure_agent(principal: Principal) -> Principal:
     if principal.kind != "agent" or principal.agent_id is None:
         raise Forbidden("This endpoint needs an agent API key.")
     return principal
+
+
+async def require_admin(principal: PrincipalDep) -> Principal:
+    return ensure_admin(principal)
+
+
+async def require_viewer(principal: PrincipalDep) -> Principal:
+    return ensure_viewer(principal)
+
+
+async def require_agent(principal: PrincipalDep) -> Principal:
+    return ensure_agent(principal)
 
 
 AdminDep = Annotated[Principal, Depends(require_admin)]
@@ -80,7 +96,7 @@ ViewerDep = Annotated[Principal, Depends(require_viewer)]
 AgentDep = Annotated[Principal, Depends(require_agent)]
 
 
-def idempotency_header(
+async def idempotency_header(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> str | None:
     return idempotency_key
