@@ -6,8 +6,10 @@ thread pool, and each such hop costs more than an authorization's own SQL.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import Depends, Header, Request
 
 from spendwarden.errors import Forbidden, Unauthenticated
@@ -20,6 +22,8 @@ async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
+
+T = TypeVar("T")
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
@@ -46,7 +50,22 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def get_principal(request: Request, ledger: LedgerDep) -> Principal:
+async def run_db(ledger: Ledger, work: Callable[[], T]) -> T:
+    """Run blocking database work for a request. SQLite answers in microseconds, so the
+    work runs inline (a thread-pool hop costs more than the SQL) unless its one writer is
+    busy (a bulk batch), when waiting inline would stall the event loop; PostgreSQL waits
+    on the network, so its work goes to the thread pool and requests overlap."""
+    if ledger.store.is_postgres or ledger.store.engines.write_lock.locked():
+        return await anyio.to_thread.run_sync(work)
+    return work()
+
+
+async def get_principal(request: Request, ledger: LedgerDep) -> Principal:
+    return await run_db(ledger, lambda: resolve_principal(request, ledger))
+
+
+def resolve_principal(request: Request, ledger: Ledger) -> Principal:
+    """Who is calling (cached on the request), rate limit applied."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
         principal = ledger.authenticate(bearer_token(request))

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from spendwarden.api.convert import authorize_request, settle_event, transaction_event
-from spendwarden.api.deps import AgentDep, IdempotencyHeader, LedgerDep
+from spendwarden.api.deps import AgentDep, IdempotencyHeader, LedgerDep, run_db
 from spendwarden.api.schemas import (
     AuthorizeBody,
     AuthorizeResponse,
@@ -29,12 +29,13 @@ DENIALS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/authorize", response_model=AuthorizeResponse, responses=DENIALS)
-def authorize(
+async def authorize(
     body: AuthorizeBody, agent: AgentDep, ledger: LedgerDep, key: IdempotencyHeader
 ) -> dict[str, Any]:
     """Check every cap and the policy, and hold the expected cost — one atomic step."""
-    assert agent.agent_id is not None
-    return ledger.authorize(agent.agent_id, authorize_request(body), key or body.idempotency_key)
+    agent_id, request = agent.agent_id, authorize_request(body)
+    assert agent_id is not None
+    return await run_db(ledger, lambda: ledger.authorize(agent_id, request, key or body.idempotency_key))
 
 
 @router.post("/authorizations/{authorization_id}/settle", responses=DENIALS)
