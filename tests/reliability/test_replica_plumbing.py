@@ -1,0 +1,84 @@
+"""Several replicas on one PostgreSQL: periodic work has exactly one leader, live events
+cross replicas (LISTEN/NOTIFY), and caps stay exact when two processes race for one cap."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from spendwarden.config import Settings
+from spendwarden.ledger.context import Emitted
+from spendwarden.runtime import build_runtime
+from tests.api.test_replicas import server
+from tests.conftest import ADMIN_TOKEN
+
+# Replicas share one PostgreSQL (SQLite has one writer per file: every process leads itself).
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database_url", ["postgres"], indirect=True)]
+
+
+def _replicas(database_url: str, n: int = 2) -> list[object]:
+    return [
+        build_runtime(Settings(database_url=database_url, admin_token=ADMIN_TOKEN), migrate=False)
+        for _ in range(n)
+    ]
+
+
+def test_periodic_work_has_exactly_one_leader(database_url: str) -> None:
+    one, two = _replicas(database_url)
+    try:
+        with one.store.leader_lock("sweeper") as first:  # type: ignore[attr-defined]
+            with two.store.leader_lock("sweeper") as second:  # type: ignore[attr-defined]
+                assert (first, second) == (True, False)
+                assert two.sweep() is False  # type: ignore[attr-defined]
+        assert two.sweep() is True  # type: ignore[attr-defined]
+    finally:
+        one.close()  # type: ignore[attr-defined]
+        two.close()  # type: ignore[attr-defined]
+
+
+def test_live_events_cross_replicas(database_url: str) -> None:
+    one, two = _replicas(database_url)
+
+    async def scenario() -> list[str]:
+        two.hub.bind(asyncio.get_running_loop())  # type: ignore[attr-defined]
+        queue = two.hub.subscribe()  # type: ignore[attr-defined]
+        two.start_live()  # type: ignore[attr-defined]
+        await asyncio.sleep(0.5)  # the listener is connected
+        one.ledger.core.publish([Emitted("agent", "agent.halted", {"agent_id": "x", "status": "halted"})])  # type: ignore[attr-defined]
+        event = await asyncio.wait_for(queue.get(), timeout=5)
+        return [event.kind, event.name, event.payload["agent_id"]]
+
+    try:
+        assert asyncio.run(scenario()) == ["agent", "agent.halted", "x"]
+    finally:
+        one.close()  # type: ignore[attr-defined]
+        two.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_racing_authorizations_over_two_server_processes_never_overspend(database_url: str) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    with server(database_url) as one, server(database_url) as two:
+        created = httpx.post(
+            f"{one}/v1/agents",
+            json={"id": "racer", "tier": "custom", "caps": {"daily": "1.00"}},
+            headers=admin,
+        ).json()
+        agent = {"Authorization": f"Bearer {created['api_key']}"}
+
+        def attempt(i: int) -> int:
+            base = one if i % 2 else two
+            with httpx.Client(timeout=30) as c:
+                return c.post(f"{base}/v1/authorize", json={"amount_usd": "0.01"}, headers=agent).status_code
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            codes = list(pool.map(attempt, range(1000)))
+        assert codes.count(200) == 100, (codes.count(200), time.monotonic() - started)
+        assert set(codes) == {200, 402}
+        me = httpx.get(f"{one}/v1/me", headers=agent).json()
+        assert me["held"] == "1.000000" and me["headroom"]["daily"] == "0.000000"
