@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, func, select, update
 
 from spendwarden.db.tables.core import (
     admin_tokens,
@@ -135,18 +135,6 @@ def revoke_admin_tokens(conn: Connection, at: int, role: str = "admin") -> int:
 
 
 # --- counters ---------------------------------------------------------------------------
-
-
-def get_counters(
-    conn: Connection, agent_id: str, pairs: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], Row]:
-    """Counter rows for (scope, period) pairs; missing pairs are absent from the result."""
-    wanted = list(pairs)
-    if not wanted:
-        return {}
-    cond = or_(*(and_(spend_counters.c.scope == s, spend_counters.c.period == p) for s, p in wanted))
-    stmt = select(spend_counters).where(spend_counters.c.agent_id == agent_id, cond)
-    return {(r["scope"], r["period"]): dict(r) for r in conn.execute(stmt).mappings()}
 
 
 def counters_in_scope(conn: Connection, agent_id: str, scope: str, periods: list[str]) -> dict[str, int]:

@@ -106,7 +106,7 @@ def _executemany(conn: Connection, sql: str, rows: list[Row]) -> None:
 def upsert_add_many(
     conn: Connection, postgres: bool, table: Table, keys: tuple[str, ...], rows: list[Row]
 ) -> None:
-    """Multi-row ``store.upsert_add``: keys must be unique within ``rows`` (callers aggregate
+    """Multi-row upsert adding to the existing values: keys must be unique within ``rows`` (callers aggregate
     first), and rows are sorted so concurrent writers lock shared rows in the same order."""
     if not rows:
         return

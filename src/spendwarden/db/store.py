@@ -1,8 +1,9 @@
 """The store: how the ledger opens transactions, and the per-backend differences.
 
-``agent_tx`` is the one place where "one agent, one lock" happens: on SQLite the process
-write lock plus ``BEGIN IMMEDIATE``; on PostgreSQL ``SELECT … FOR UPDATE`` on the agent's
-state row. Everything that changes an agent's money runs inside it.
+``write()`` opens every write transaction: on SQLite under the process write lock with
+``BEGIN IMMEDIATE`` on one kept-open writer connection; on PostgreSQL from the pool.
+"One agent, one lock" is taken inside it by ``ledger/unit.py`` (``SELECT … FOR UPDATE`` on
+the agent's state row, ``db/hot.py``). ``leader_lock`` elects one replica for periodic work.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
 from spendwarden.db.engine import Engines, make_engines
-from spendwarden.db.tables import core
-from spendwarden.errors import AgentNotFound
 
 
 class Store:
@@ -63,25 +61,6 @@ class Store:
         return self._writer_conn
 
     @contextmanager
-    def agent_tx(self, agent_id: str) -> Iterator[tuple[Connection, dict[str, Any]]]:
-        """A write transaction holding the agent's lock; yields its state row."""
-        with self.write() as conn:
-            state = lock_agent_state(conn, agent_id, self.is_postgres)
-            if state is None:
-                raise AgentNotFound(agent_id=agent_id)
-            yield conn, state
-
-    def upsert_add(self, conn: Connection, table: Any, keys: dict[str, Any], deltas: dict[str, int]) -> None:
-        """``INSERT … ON CONFLICT (keys) DO UPDATE SET col = col + delta`` on either backend."""
-        dialect_insert = postgresql.insert if self.is_postgres else sqlite.insert
-        stmt = dialect_insert(table).values(**keys, **deltas)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={col: table.c[col] + stmt.excluded[col] for col in deltas},
-        )
-        conn.execute(stmt)
-
-    @contextmanager
     def leader_lock(self, name: str) -> Iterator[bool]:
         """Yield True in exactly one process at a time (PostgreSQL advisory lock); SQLite
         has one writer per file, so every caller leads."""
@@ -105,14 +84,6 @@ class Store:
                 self._writer_conn.close()
                 self._writer_conn = None
         self.engines.dispose()
-
-
-def lock_agent_state(conn: Connection, agent_id: str, postgres: bool) -> dict[str, Any] | None:
-    stmt = select(core.agent_state).where(core.agent_state.c.agent_id == agent_id)
-    if postgres:
-        stmt = stmt.with_for_update()
-    row = conn.execute(stmt).mappings().first()
-    return dict(row) if row is not None else None
 
 
 def open_store(url: str, **kwargs: Any) -> Store:

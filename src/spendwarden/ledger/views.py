@@ -7,21 +7,20 @@ from typing import Any
 from sqlalchemy import Connection
 
 from spendwarden.clock import Clock, to_us
+from spendwarden.db import hot
 from spendwarden.db import queries as q
 from spendwarden.errors import AgentNotFound
 from spendwarden.ledger.caps import headroom, utilization
-from spendwarden.ledger.record import counter_keys
 from spendwarden.ledger.render import agent_public, money_map
 from spendwarden.ledger.types import Agent
-from spendwarden.ledger.windows import WINDOW_CAPS
+from spendwarden.ledger.windows import WINDOW_CAPS, window_keys_us
 
 
 def spend_now(
     conn: Connection, agent: Agent, now_us: int, held: int, task_id: str | None = None
 ) -> dict[str, Any]:
-    pairs = counter_keys(now_us, task_id)
-    found = q.get_counters(conn, agent.id, pairs)
-    settled = {s: int(found[(s, p)]["amount"]) if (s, p) in found else 0 for s, p in pairs}
+    found = hot.counters(conn, conn.dialect.name == "postgresql", agent.id, window_keys_us(now_us), task_id)
+    settled = {scope: amount for scope, (amount, _held) in found.items()}
     committed = {cap: settled.get(cap, 0) + held for cap in WINDOW_CAPS}
     return {
         "spend": money_map({cap: settled.get(cap, 0) for cap in WINDOW_CAPS}),
