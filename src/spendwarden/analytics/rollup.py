@@ -29,18 +29,7 @@ SIZES = {"m": MINUTE_US, "h": HOUR_US, "d": DAY_US}
 N_MEASURES = len(qa.MEASURES)
 CUBE_DIMS = ("owner", "model", "vendor", "rail", "tool", "kind", "status")
 # Fleet dimensions and the journal column each reads ("total" has one key, '').
-FLEET_DIMS = {
-    "agent": "agent_id",
-    "owner": "owner",
-    "model": "model",
-    "vendor": "vendor",
-    "rail": "rail",
-    "tool": "tool",
-    "kind": "kind",
-    "status": "status",
-    "user": "user_id",
-    "total": None,
-}
+FLEET_DIMS = {dim: (None if dim == "total" else col) for dim, col in qa.FLEET_SOURCES.items()}
 
 Cells = dict[tuple[Any, ...], list[int]]
 

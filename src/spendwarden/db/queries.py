@@ -352,3 +352,31 @@ def list_alerts(conn: Connection, *, filters: Row, before: str | None, limit: in
     if before is not None:
         stmt = stmt.where(alerts.c.id < before)
     return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+# --- outboxes (alert deliveries, outbound webhooks) --------------------------------------
+
+
+def claim_due_rows(conn: Connection, table: Any, *, now: int, lease_until: int, limit: int) -> list[Row]:
+    """Take an outbox's due rows and lease them (attempts + 1, retried at the lease end if the
+    sender dies); on PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps replicas' senders apart."""
+    stmt = (
+        select(table)
+        .where(table.c.status.in_(("pending", "sending")), table.c.next_attempt_at <= now)
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    if rows:
+        conn.execute(
+            update(table)
+            .where(table.c.id.in_([r["id"] for r in rows]))
+            .values(
+                status="sending", attempts=table.c.attempts + 1, next_attempt_at=lease_until, updated_at=now
+            )
+        )
+        for r in rows:
+            r.update(status="sending", attempts=r["attempts"] + 1, next_attempt_at=lease_until)
+    return rows

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from spendwarden.db.queries import insert_transactions
+from spendwarden.db.queries import claim_due_rows, insert_transactions
 from spendwarden.db.tables.core import transactions
 from spendwarden.db.tables.ingest import (
     agent_addresses,
@@ -248,33 +248,8 @@ def insert_webhook_deliveries(conn: Connection, rows: list[Row]) -> None:
 
 
 def claim_webhook_deliveries(conn: Connection, *, now: int, lease_until: int, limit: int) -> list[Row]:
-    """Lease due deliveries; on PostgreSQL ``FOR UPDATE SKIP LOCKED`` keeps senders apart."""
-    stmt = (
-        select(webhook_deliveries)
-        .where(
-            webhook_deliveries.c.status.in_(("pending", "sending")),
-            webhook_deliveries.c.next_attempt_at <= now,
-        )
-        .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
-        .limit(limit)
-    )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
-    if rows:
-        conn.execute(
-            update(webhook_deliveries)
-            .where(webhook_deliveries.c.id.in_([r["id"] for r in rows]))
-            .values(
-                status="sending",
-                attempts=webhook_deliveries.c.attempts + 1,
-                next_attempt_at=lease_until,
-                updated_at=now,
-            )
-        )
-        for r in rows:
-            r.update(status="sending", attempts=r["attempts"] + 1, next_attempt_at=lease_until)
-    return rows
+    """Lease due webhook deliveries (see ``queries.claim_due_rows``)."""
+    return claim_due_rows(conn, webhook_deliveries, now=now, lease_until=lease_until, limit=limit)
 
 
 def update_webhook_delivery(conn: Connection, delivery_id: str, values: Row) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from spendwarden.db.queries import claim_due_rows
 from spendwarden.db.tables.core import agent_state, alerts, spend_counters, transactions
 from spendwarden.db.tables.signals import alert_deliveries, channels, task_events, tasks
 
@@ -188,34 +189,8 @@ def triggered_channels(conn: Connection, alert_id: str) -> list[str]:
 
 
 def claim_due(conn: Connection, *, postgres: bool, now: int, lease_until: int, limit: int) -> list[Row]:
-    """Take due deliveries and lease them; on PostgreSQL ``SKIP LOCKED`` keeps replicas apart."""
-    stmt = (
-        select(alert_deliveries)
-        .where(
-            alert_deliveries.c.status.in_(("pending", "sending")),
-            alert_deliveries.c.next_attempt_at <= now,
-        )
-        .order_by(alert_deliveries.c.next_attempt_at, alert_deliveries.c.id)
-        .limit(limit)
-    )
-    if postgres:
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
-    if rows:
-        ids = [r["id"] for r in rows]
-        conn.execute(
-            update(alert_deliveries)
-            .where(alert_deliveries.c.id.in_(ids))
-            .values(
-                status="sending",
-                attempts=alert_deliveries.c.attempts + 1,
-                next_attempt_at=lease_until,
-                updated_at=now,
-            )
-        )
-        for r in rows:
-            r.update(status="sending", attempts=r["attempts"] + 1, next_attempt_at=lease_until)
-    return rows
+    """Take due alert deliveries and lease them (see ``queries.claim_due_rows``)."""
+    return claim_due_rows(conn, alert_deliveries, now=now, lease_until=lease_until, limit=limit)
 
 
 def next_due_at(conn: Connection) -> int | None:
