@@ -43,6 +43,31 @@ def execute(conn: Connection, postgres: bool, text: str, params: dict[str, Any])
     raw(conn).execute(_sql(text, postgres), params)
 
 
+_FIND_KEY = """
+SELECT k.id, k.agent_id, k.key_hash, k.revoked_at, a.status
+FROM agent_keys k JOIN agents a ON a.id = k.agent_id WHERE k.key_hash = :key_hash"""
+_FIND_ADMIN_TOKEN = """
+SELECT id, token_hash, role, label, created_at, revoked_at FROM admin_tokens WHERE token_hash = :token_hash"""
+
+
+def _read_one(dbapi: Any, postgres: bool, text: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    cur = dbapi.execute(_sql(text, postgres), params)
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def find_key(dbapi: Any, postgres: bool, key_hash: str) -> dict[str, Any] | None:
+    """An agent key and its agent's status by hash (every agent request), on a driver
+    connection from ``Store.hot_read``."""
+    return _read_one(dbapi, postgres, _FIND_KEY, {"key_hash": key_hash})
+
+
+def find_admin_token(dbapi: Any, postgres: bool, token_hash: str) -> dict[str, Any] | None:
+    return _read_one(dbapi, postgres, _FIND_ADMIN_TOKEN, {"token_hash": token_hash})
+
+
 _LOCK = """
 SELECT s.seq AS s_seq, s.head_id AS s_head_id, s.head_hash AS s_head_hash, s.held AS s_held,
        s.signal_state AS s_signal_state, a.*
@@ -183,6 +208,28 @@ def insert_transactions(
             f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
         )
     raw(conn).cursor().executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
+
+
+def insert_transaction_values(
+    conn: Connection, postgres: bool, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """``insert_transactions`` for rows that are already tuples in ``columns`` order (the bulk
+    path builds them so): no per-row re-packing before the driver sees them."""
+    if not rows:
+        return
+    if postgres:
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with raw(conn).cursor() as cur, cur.copy(f"COPY transactions ({quoted}) FROM STDIN") as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
+        return
+    sql = _TXN_INSERTS.get(columns)
+    if sql is None:
+        sql = _TXN_INSERTS[columns] = (
+            f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        )
+    raw(conn).cursor().executemany(sql, rows)
 
 
 _ADD_SPEND = """

@@ -84,22 +84,6 @@ def insert_key(conn: Connection, row: Row) -> None:
     conn.execute(agent_keys.insert().values(**row))
 
 
-def find_key(conn: Connection, key_hash: str) -> Row | None:
-    """The key and its agent's status in one indexed lookup (runs on every agent request)."""
-    stmt = (
-        select(
-            agent_keys.c.id,
-            agent_keys.c.agent_id,
-            agent_keys.c.key_hash,
-            agent_keys.c.revoked_at,
-            agents.c.status,
-        )
-        .join(agents, agents.c.id == agent_keys.c.agent_id)
-        .where(agent_keys.c.key_hash == key_hash)
-    )
-    return _one(conn, stmt)
-
-
 def list_keys(conn: Connection, agent_id: str) -> list[Row]:
     stmt = select(agent_keys).where(agent_keys.c.agent_id == agent_id).order_by(agent_keys.c.created_at)
     return [dict(r) for r in conn.execute(stmt).mappings()]

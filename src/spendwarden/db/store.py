@@ -9,6 +9,7 @@ the agent's state row, ``db/hot.py``). ``leader_lock`` elects one replica for pe
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,8 @@ class Store:
         self.url = self.engines.url
         self.dialect = self.engines.dialect
         self._writer_conn: Connection | None = None
+        self._hot_local = threading.local()
+        self._hot_conns: list[Any] = []
 
     @property
     def is_postgres(self) -> bool:
@@ -52,6 +55,32 @@ class Store:
                 if conn.invalidated or conn.closed:
                     self._writer_conn = None
                 raise
+
+    @contextmanager
+    def hot_read(self) -> Iterator[Any]:
+        """A driver connection in autocommit mode for the one-statement reads every request
+        makes (the bearer-token lookup): each statement sees the latest commit. SQLite keeps
+        one open connection per thread; PostgreSQL borrows one from the pool (autocommit, so
+        returning it costs no rollback round trip)."""
+        if self.is_postgres:
+            proxied = self.engines.read.raw_connection()
+            try:
+                dbapi = proxied.driver_connection
+                assert dbapi is not None
+                dbapi.autocommit = True
+                try:
+                    yield dbapi
+                finally:
+                    dbapi.autocommit = False
+            finally:
+                proxied.close()
+            return
+        conn = getattr(self._hot_local, "conn", None)
+        if conn is None:
+            conn = self.engines.read.raw_connection()  # isolation_level=None: autocommit
+            self._hot_local.conn = conn
+            self._hot_conns.append(conn)
+        yield conn.driver_connection
 
     def _writer(self) -> Connection:
         """SQLite's one writer connection, kept open: checking a connection out of the pool
@@ -83,6 +112,10 @@ class Store:
             if self._writer_conn is not None:
                 self._writer_conn.close()
                 self._writer_conn = None
+        for conn in self._hot_conns:
+            conn.close()
+        self._hot_conns.clear()
+        self._hot_local = threading.local()
         self.engines.dispose()
 
 

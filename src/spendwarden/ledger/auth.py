@@ -4,7 +4,9 @@ replica sharing the database."""
 
 from __future__ import annotations
 
-from spendwarden.db import queries as q
+from typing import Any
+
+from spendwarden.db import hot
 from spendwarden.errors import AgentRevoked, KeyRevoked, Unauthenticated
 from spendwarden.ledger.admin import Principal, env_token_principal
 from spendwarden.ledger.context import LedgerCore
@@ -18,10 +20,11 @@ def authenticate(core: LedgerCore, token: str | None) -> Principal:
     if from_env is not None:
         return from_env
     digest = hash_secret(token)
-    with core.store.read() as conn:
+    postgres = core.store.is_postgres
+    with core.store.hot_read() as dbapi:
         if token.startswith(AGENT_KEY_PREFIX):
-            return _agent_principal(conn, digest)
-        row = q.find_admin_token(conn, digest)
+            return _agent_principal(dbapi, postgres, digest)
+        row = hot.find_admin_token(dbapi, postgres, digest)
     if row is None or not same_hash(row["token_hash"], digest):
         raise Unauthenticated("Unknown token.")
     if row["revoked_at"] is not None:
@@ -29,8 +32,8 @@ def authenticate(core: LedgerCore, token: str | None) -> Principal:
     return Principal(kind=row["role"], token_id=row["id"], label=row["label"])
 
 
-def _agent_principal(conn: object, digest: str) -> Principal:
-    row = q.find_key(conn, digest)  # type: ignore[arg-type]
+def _agent_principal(dbapi: Any, postgres: bool, digest: str) -> Principal:
+    row = hot.find_key(dbapi, postgres, digest)
     if row is None or not same_hash(row["key_hash"], digest):
         raise Unauthenticated("Unknown API key.")
     if row["status"] == "revoked":
