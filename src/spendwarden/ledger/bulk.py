@@ -9,20 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
+import orjson
 import psycopg
 from sqlalchemy.exc import IntegrityError
 
 from spendwarden.db import hot
-from spendwarden.db import queries_ingest as qi
 from spendwarden.events import SpendEvent
-from spendwarden.ledger.chain import TXN_COLUMNS
-from spendwarden.ledger.context import LedgerCore, TxContext
-from spendwarden.ledger.record import build_row, chain_row, check_after_spend, counter_updates
-from spendwarden.ledger.render import transaction_public
+from spendwarden.ledger.chain import TXN_COLUMNS, TXN_INDEX
+from spendwarden.ledger.context import Emitted, LedgerCore, TxContext
+from spendwarden.ledger.record import can_break, check_after_spend, counter_sums, seal_rows
 from spendwarden.ledger.unit import agents_unit
 from spendwarden.money import format_amount
+
+_SEQ, _AMOUNT, _STATUS, _TASK, _OCCURRED = (
+    TXN_INDEX[c] for c in ("seq", "amount", "status", "task_id", "occurred_at")
+)
 
 # Above this many rows per agent batch, one summary event replaces per-row live events.
 PER_ROW_EVENT_LIMIT = 1000
@@ -67,7 +72,7 @@ EVENTS_PER_TRANSACTION = 50_000
 def record_batch(core: LedgerCore, events: list[SpendEvent]) -> BatchResult:
     """Record ``events`` exactly once each; a bad or unknown-agent event never fails the rest."""
     result = BatchResult()
-    groups = _by_agent(_first_of_each(events, result))
+    groups = _first_of_each_by_agent(events, result)
     for chunk in _chunks(groups):
         try:
             _record_agents(core, chunk, result)
@@ -97,7 +102,10 @@ def _record_agents(
     core: LedgerCore, groups: dict[str, list[tuple[int, SpendEvent]]], result: BatchResult
 ) -> None:
     """One transaction for many agents: lock them all (in id order), drop known external ids,
-    chain each agent's rows, insert every row at once, then counters, checks and observers."""
+    chain each agent's rows, insert every row at once, then counters, checks and observers.
+
+    Rows travel as tuples in ``TXN_COLUMNS`` order (what the driver takes); dicts are built
+    only for observers and for the few rows a breach check looks at."""
     accepted: list[tuple[int, str]] = []
     with agents_unit(core, list(groups)) as contexts:
         for agent_id in groups.keys() - contexts.keys():
@@ -106,23 +114,35 @@ def _record_agents(
                     index, "unknown_agent", f"No agent {agent_id!r}; create it first.", {"agent_id": agent_id}
                 )
         known = _known_externals(next(iter(contexts.values())), groups) if contexts else set()
-        per_agent: list[tuple[TxContext, list[dict[str, Any]]]] = []
+        sealed: list[tuple[TxContext, list[tuple[Any, ...]]]] = []
         for agent_id, ctx in contexts.items():
             fresh = _fresh(groups[agent_id], known, result)
-            rows = [chain_row(ctx, build_row(ctx, event, None)) for _index, event in fresh]
-            if rows:
-                per_agent.append((ctx, rows))
-                accepted += [(index, row["id"]) for (index, _e), row in zip(fresh, rows, strict=True)]
-        if not per_agent:
+            if fresh:
+                values = seal_rows(ctx, [event for _index, event in fresh])
+                sealed.append((ctx, values))
+                accepted += zip([index for index, _e in fresh], [v[0] for v in values], strict=True)
+        if not sealed:
             return
-        conn, postgres = per_agent[0][0].conn, core.store.is_postgres
-        hot.insert_transactions(conn, postgres, TXN_COLUMNS, [r for _c, rows in per_agent for r in rows])
-        hot.add_spend(conn, postgres, [u for c, rows in per_agent for u in counter_updates(c.agent.id, rows)])
-        for ctx, rows in per_agent:
-            _check_breaches(ctx, rows)
-            for observer in ctx.observers:
-                observer.on_transactions(ctx, rows)
-            _emit(ctx, rows)
+        conn, postgres = sealed[0][0].conn, core.store.is_postgres
+        hot.insert_transaction_values(conn, postgres, TXN_COLUMNS, [v for _c, vs in sealed for v in vs])
+        hot.add_spend(
+            conn,
+            postgres,
+            [
+                u
+                for c, vs in sealed
+                for u in counter_sums(
+                    c.agent.id, [(v[_STATUS], v[_AMOUNT], v[_OCCURRED], v[_TASK]) for v in vs]
+                )
+            ],
+        )
+        for ctx, values in sealed:
+            _check_breaches(ctx, values)
+            if ctx.observers:
+                rows = [dict(zip(TXN_COLUMNS, v, strict=True)) for v in values]
+                for observer in ctx.observers:
+                    observer.on_transactions(ctx, rows)
+            _emit(ctx, values)
     result.accepted.update(accepted)
 
 
@@ -133,11 +153,32 @@ def _known_externals(ctx: TxContext, groups: dict[str, list[tuple[int, SpendEven
         for _index, event in indexed:
             if event.external_id is not None:
                 by_source.setdefault(event.source, []).append(event.external_id)
-    return {
-        (source, ext)
-        for source, ids in by_source.items()
-        for ext in qi.existing_externals_of(ctx.conn, source, ids)
-    }
+    known: set[tuple[str, str]] = set()
+    for source, ids in by_source.items():
+        known.update((source, ext) for ext in _existing(ctx.conn, ctx.store.is_postgres, source, ids))
+    return known
+
+
+# One parameter for the whole id list: a JSON array on SQLite, an array on PostgreSQL (the
+# unique index on (source, external_id) answers each probe).
+_EXISTING_SQLITE = (
+    "SELECT external_id FROM transactions"
+    " WHERE source = ? AND external_id IN (SELECT value FROM json_each(?))"
+)
+_EXISTING_PG = "SELECT external_id FROM transactions WHERE source = %s AND external_id = ANY(%s)"
+
+
+def _existing(conn: Any, postgres: bool, source: str, external_ids: list[str]) -> list[str]:
+    cur = hot.raw(conn).cursor()
+    found: list[str] = []
+    for start in range(0, len(external_ids), 50_000):
+        chunk = external_ids[start : start + 50_000]
+        if postgres:
+            cur.execute(_EXISTING_PG, (source, chunk))
+        else:
+            cur.execute(_EXISTING_SQLITE, (source, orjson.dumps(chunk).decode()))
+        found += [r[0] for r in cur.fetchall()]
+    return found
 
 
 def _fresh(
@@ -152,68 +193,169 @@ def _fresh(
     return fresh
 
 
-def _first_of_each(events: list[SpendEvent], result: BatchResult) -> list[tuple[int, SpendEvent]]:
-    """Drop repeats of one ``(source, external_id)`` inside the batch: the first one wins."""
+def _first_of_each_by_agent(
+    events: list[SpendEvent], result: BatchResult
+) -> dict[str, list[tuple[int, SpendEvent]]]:
+    """Group by agent in batch order, dropping repeats of one ``(source, external_id)`` inside
+    the batch: the first one wins, the others are reported as duplicates."""
     seen: set[tuple[str, str]] = set()
-    kept: list[tuple[int, SpendEvent]] = []
+    groups: dict[str, list[tuple[int, SpendEvent]]] = {}
     for index, event in enumerate(events):
-        if event.external_id is not None:
-            key = (event.source, event.external_id)
+        external = event.external_id
+        if external is not None:
+            key = (event.source, external)
             if key in seen:
-                result.duplicates[index] = event.external_id
+                result.duplicates[index] = external
                 continue
             seen.add(key)
-        kept.append((index, event))
-    return kept
-
-
-def _by_agent(indexed: Iterable[tuple[int, SpendEvent]]) -> dict[str, list[tuple[int, SpendEvent]]]:
-    groups: dict[str, list[tuple[int, SpendEvent]]] = {}
-    for index, event in indexed:
-        groups.setdefault(event.agent_id, []).append((index, event))
+        group = groups.get(event.agent_id)
+        if group is None:
+            groups[event.agent_id] = [(index, event)]
+        else:
+            group.append((index, event))
     return groups
 
 
-def _check_breaches(ctx: TxContext, rows: list[dict[str, Any]]) -> None:
+def _check_breaches(ctx: TxContext, values: list[tuple[Any, ...]]) -> None:
     """Run the post-spend checks on the rows that can break something, not on every row.
 
     Window caps depend only on the counters (now final) and the window, so the last row of
     each day and of each task stands for its peers; the largest row stands for
-    ``per_transaction`` and single-charge halt rules.
+    ``per_transaction`` and single-charge halt rules. An agent with no cap and no halt rule
+    switched on cannot break anything: nothing is read for it.
     """
-    settled = [r for r in rows if r["status"] == "settled" and r["amount"] > 0]
+    if not can_break(ctx):
+        return
+    settled = [v for v in values if v[_STATUS] == "settled" and v[_AMOUNT] > 0]
     if not settled:
         return
-    picks: dict[object, dict[str, Any]] = {}
-    for row in settled:
-        picks[("day", row["occurred_at"] // 86_400_000_000)] = row
-        if row["task_id"]:
-            picks[("task", row["task_id"])] = row
-    picks["largest"] = max(settled, key=lambda r: r["amount"])
+    picks: dict[object, tuple[Any, ...]] = {}
+    for v in settled:
+        picks[("day", v[_OCCURRED] // 86_400_000_000)] = v
+        if v[_TASK]:
+            picks[("task", v[_TASK])] = v
+    picks["largest"] = max(settled, key=lambda v: v[_AMOUNT])
     checked: set[str] = set()
-    for row in [*picks.values(), settled[-1]]:
-        if row["id"] not in checked:
-            checked.add(row["id"])
-            check_after_spend(ctx, row)
+    for v in [*picks.values(), settled[-1]]:
+        if v[0] not in checked:
+            checked.add(v[0])
+            check_after_spend(ctx, dict(zip(TXN_COLUMNS, v, strict=True)))
 
 
-def _emit(ctx: TxContext, rows: list[dict[str, Any]]) -> None:
+def _emit(ctx: TxContext, values: list[tuple[Any, ...]]) -> None:
     """One ``transaction.recorded`` per row, or one summary for very large agent batches
     (a million live events would swamp the stream; the summary names the seq range)."""
-    if len(rows) <= PER_ROW_EVENT_LIMIT:
-        for row in rows:
-            ctx.emit("transaction", "transaction.recorded", transaction_public(row))
+    if len(values) <= PER_ROW_EVENT_LIMIT:
+        recorded = iso_us(ctx.now_us)
+        ctx.emitted.extend([RowRecorded(v, recorded) for v in values])
         return
     ctx.emit(
         "transaction",
         "transaction.batch_recorded",
         {
             "agent_id": ctx.agent.id,
-            "count": len(rows),
-            "amount_usd": format_amount(sum(r["amount"] for r in rows if r["status"] == "settled")),
-            "first_id": rows[0]["id"],
-            "last_id": rows[-1]["id"],
-            "from_seq": rows[0]["seq"],
-            "to_seq": rows[-1]["seq"],
+            "count": len(values),
+            "amount_usd": format_amount(sum(v[_AMOUNT] for v in values if v[_STATUS] == "settled")),
+            "first_id": values[0][0],
+            "last_id": values[-1][0],
+            "from_seq": values[0][_SEQ],
+            "to_seq": values[-1][_SEQ],
         },
     )
+
+
+class RowRecorded(Emitted):
+    """``transaction.recorded`` for a bulk row: the payload (``render.transaction_public``) is
+    rendered from the immutable row tuple on first read and kept, so a publisher that never
+    looks at it (the live hub with no subscriber, webhooks with no subscription) costs
+    nothing, and every reader gets the same dict it would have got."""
+
+    def __init__(self, values: tuple[Any, ...], recorded_at: str) -> None:
+        object.__setattr__(self, "kind", "transaction")
+        object.__setattr__(self, "name", "transaction.recorded")
+        object.__setattr__(self, "_row", (values, recorded_at))
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:  # type: ignore[override]
+        values, recorded_at = self.__dict__["_row"]
+        return public_of(values, recorded_at)
+
+
+(
+    _ORIG_AMOUNT, _ORIG_CURRENCY, _RAIL, _VENDOR, _TOOL, _ENDPOINT, _MODEL, _IN, _OUT, _CACHE_READ,
+    _CACHE_WRITE, _KIND, _ATTEMPT, _USER, _COUNTERPARTY, _DESCRIPTION, _METADATA, _SOURCE, _EXTERNAL,
+    _PRICE_VERSION, _HOLD, _PREV_HASH, _HASH,
+) = (
+    TXN_INDEX[c]
+    for c in (
+        "original_amount", "original_currency", "rail", "vendor", "tool", "endpoint", "model",
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "kind", "attempt",
+        "user_id", "counterparty_agent_id", "description", "metadata", "source", "external_id",
+        "price_version", "hold_id", "prev_hash", "hash",
+    )
+)  # fmt: skip
+
+
+def public_of(v: tuple[Any, ...], recorded_at: str) -> dict[str, Any]:
+    """``render.transaction_public`` of a row tuple (same keys, same values), with
+    ``recorded_at`` rendered once per batch by the caller."""
+    tokens_in, tokens_out = v[_IN], v[_OUT]
+    usage = None
+    if tokens_in is not None or tokens_out is not None:
+        usage = {
+            "input_tokens": tokens_in or 0,
+            "output_tokens": tokens_out or 0,
+            "cache_read_tokens": v[_CACHE_READ] or 0,
+            "cache_write_tokens": v[_CACHE_WRITE] or 0,
+        }
+    metadata = v[_METADATA]
+    return {
+        "id": v[0],
+        "agent_id": v[1],
+        "seq": v[_SEQ],
+        "amount_usd": format_amount(v[_AMOUNT]),
+        "original_amount": v[_ORIG_AMOUNT],
+        "original_currency": v[_ORIG_CURRENCY],
+        "rail": v[_RAIL],
+        "vendor": v[_VENDOR],
+        "tool": v[_TOOL],
+        "endpoint": v[_ENDPOINT],
+        "model": v[_MODEL],
+        "usage": usage,
+        "kind": v[_KIND],
+        "status": v[_STATUS],
+        "attempt": v[_ATTEMPT],
+        "task_id": v[_TASK],
+        "user_id": v[_USER],
+        "counterparty_agent_id": v[_COUNTERPARTY],
+        "description": v[_DESCRIPTION],
+        "metadata": {} if metadata is None else orjson.loads(metadata),
+        "source": v[_SOURCE],
+        "external_id": v[_EXTERNAL],
+        "occurred_at": iso_us(v[_OCCURRED]),
+        "recorded_at": recorded_at,
+        "price_version": v[_PRICE_VERSION],
+        "hold_id": v[_HOLD],
+        "prev_hash": v[_PREV_HASH],
+        "hash": v[_HASH],
+    }
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECONDS = [f"{s:02d}" for s in range(60)]
+_minutes: dict[int, str] = {}
+
+
+def iso_us(micros: int) -> str:
+    """``clock.iso`` for the bulk path: the ``YYYY-MM-DDTHH:MM:`` part is rendered once per
+    minute and reused (the same text, a fraction of the cost per row)."""
+    secs, frac = divmod(micros, 1_000_000)
+    minute, sec = divmod(secs, 60)
+    head = _minutes.get(minute)
+    if head is None:
+        if len(_minutes) >= 100_000:
+            _minutes.clear()
+        head = _minutes[minute] = (_EPOCH + timedelta(minutes=minute)).isoformat()[:17]
+    if frac:
+        return f"{head}{_SECONDS[sec]}.{frac:06d}Z"
+    return head + _SECONDS[sec] + "Z"

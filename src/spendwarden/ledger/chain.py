@@ -23,6 +23,8 @@ TXN_FIELDS = (
 )  # fmt: skip
 # Every column of a ledger row, in table order (the bulk insert writes exactly these).
 TXN_COLUMNS = (*TXN_FIELDS, "prev_hash", "hash")
+# Position of each column in a row tuple (the bulk path carries rows as tuples).
+TXN_INDEX = {name: i for i, name in enumerate(TXN_COLUMNS)}
 AUDIT_FIELDS = (
     "id", "seq", "actor", "action", "target_type", "target_id", "reason", "before", "after", "at",
     "prev_id",
@@ -31,7 +33,8 @@ AUDIT_FIELDS = (
 
 def canonical(row: dict[str, Any], fields: tuple[str, ...]) -> bytes:
     """Deterministic bytes for a row: the values of ``fields`` in that fixed order as a JSON
-    array (ints, strings, nulls; JSON columns are hashed as the text stored)."""
+    array (ints, strings, nulls; JSON columns are hashed as the text stored). The bulk path
+    serialises the tuple of those values directly: orjson writes a tuple as the same array."""
     return orjson.dumps([row.get(f) for f in fields])
 
 

@@ -6,15 +6,18 @@ agent is halted and a ``cap_breach`` alert opens (DESIGN.md §1.1).
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from spendwarden.alerts.lifecycle import alert_public, raise_alert
 from spendwarden.clock import from_us, iso, to_us, utc
 from spendwarden.db import hot
 from spendwarden.db import queries as q
 from spendwarden.events import SpendEvent
-from spendwarden.ids import new_id
+from spendwarden.ids import new_id, new_ids
 from spendwarden.ledger.audit import append_audit
 from spendwarden.ledger.caps import CapDenial, breaches, headroom
 from spendwarden.ledger.chain import TXN_FIELDS, row_hash
@@ -24,6 +27,9 @@ from spendwarden.ledger.render import transaction_public
 from spendwarden.ledger.types import dumps
 from spendwarden.ledger.windows import WINDOW_CAPS, previous_hour_keys, window_key, window_keys_us
 from spendwarden.money import format_amount
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+HOUR_US = 3_600_000_000
 
 
 def counter_delta(status: str, amount: int) -> int:
@@ -72,6 +78,41 @@ def build_row(ctx: TxContext, event: SpendEvent, hold_id: str | None) -> dict[st
     }
 
 
+def seal_rows(ctx: TxContext, events: list[SpendEvent]) -> list[tuple[Any, ...]]:
+    """``chain_row(build_row(event, None))`` for many events of the locked agent, in one tight
+    loop: rows come out as tuples in ``TXN_COLUMNS`` order with exactly the values and hashes
+    those two would give (the canonical form is the same JSON array), and the state row's
+    head advances once."""
+    state = ctx.state
+    agent_id, now_us = ctx.agent.id, ctx.now_us
+    seq, prev_id, prev_hash = int(state["seq"]), state["head_id"], state["head_hash"]
+    sha256, encode = hashlib.sha256, orjson.dumps
+    out: list[tuple[Any, ...]] = []
+    for txn_id, e in zip(new_ids("txn_", len(events)), events, strict=True):
+        seq += 1
+        usage, when = e.usage, e.occurred_at
+        if when is None:
+            occurred = now_us
+        else:
+            delta = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)) - _EPOCH
+            occurred = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        fields = (
+            txn_id, agent_id, seq, e.amount, e.original_amount, e.original_currency, e.rail, e.vendor,
+            e.tool, e.endpoint, e.model,
+            usage.input if usage else None, usage.output if usage else None,
+            usage.cache_read if usage else None, usage.cache_write if usage else None,
+            e.kind, e.status, e.attempt, e.task_id, e.user_id, e.counterparty_agent_id, e.description,
+            dumps(e.metadata) if e.metadata else None, e.source, e.external_id, occurred, now_us,
+            e.price_version, None, prev_id,
+        )  # fmt: skip
+        digest = sha256(prev_hash.encode() + encode(fields)).hexdigest()
+        out.append((*fields, prev_hash, digest))
+        prev_id, prev_hash = txn_id, digest
+    if out:
+        state.update(seq=seq, head_id=prev_id, head_hash=prev_hash)
+    return out
+
+
 def chain_row(ctx: TxContext, row: dict[str, Any]) -> dict[str, Any]:
     """Seal the row onto the agent's chain and advance the head in the state row."""
     row["prev_hash"] = ctx.state["head_hash"]
@@ -89,19 +130,59 @@ def counter_keys(occurred_us: int, task_id: str | None) -> list[tuple[str, str]]
 
 def counter_updates(agent_id: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The (amount, count) to add per window and task counter for one agent's new rows."""
-    sums: dict[tuple[str, str], list[int]] = {}
-    for row in rows:
-        delta = counter_delta(row["status"], row["amount"])
-        for pair in counter_keys(row["occurred_at"], row["task_id"]):
-            acc = sums.get(pair)
-            if acc is None:
-                acc = sums[pair] = [0, 0]
+    return counter_sums(agent_id, [(r["status"], r["amount"], r["occurred_at"], r["task_id"]) for r in rows])
+
+
+def counter_sums(agent_id: str, items: list[tuple[str, int, int, str | None]]) -> list[dict[str, Any]]:
+    """``counter_updates`` over ``(status, amount, occurred_us, task_id)``: rows are summed per
+    hour and per task first (every window key depends only on the hour), then each hour's
+    sum is added to its five window counters."""
+    hours: dict[int, list[int]] = {}
+    tasks: dict[str, list[int]] = {}
+    for status, amount, occurred, task_id in items:
+        delta = amount if status == "settled" else (-amount if status == "refunded" else 0)
+        hour = occurred // HOUR_US
+        acc = hours.get(hour)
+        if acc is None:
+            hours[hour] = [delta, 1]
+        else:
             acc[0] += delta
             acc[1] += 1
+        if task_id:
+            acc = tasks.get(task_id)
+            if acc is None:
+                tasks[task_id] = [delta, 1]
+            else:
+                acc[0] += delta
+                acc[1] += 1
+    sums: dict[tuple[str, str], list[int]] = {}
+    for hour, (amount, count) in hours.items():
+        for pair in window_keys_us(hour * HOUR_US).items():
+            acc = sums.get(pair)
+            if acc is None:
+                sums[pair] = [amount, count]
+            else:
+                acc[0] += amount
+                acc[1] += count
+    for task_id, pair_sum in tasks.items():
+        sums[("per_task", task_id)] = pair_sum
     return [
         {"agent_id": agent_id, "scope": scope, "period": period, "amount": amount, "count": count}
         for (scope, period), (amount, count) in sums.items()
     ]
+
+
+# Halt rules that decide something (the others only tune these).
+HALT_SWITCHES = ("max_single_charge", "daily_vs_prior_day", "hourly_vs_rolling_avg")
+
+
+def can_break(ctx: TxContext) -> bool:
+    """Whether a spend can break a cap or trip a halt rule of this agent at all: with no
+    cap set and every halt rule off, ``check_after_spend`` can only find nothing."""
+    agent = ctx.agent
+    return any(v is not None for v in agent.caps.values()) or any(
+        agent.halt_rules.get(k) is not None for k in HALT_SWITCHES
+    )
 
 
 def add_counters(ctx: TxContext, agent_id: str, rows: list[dict[str, Any]]) -> None:
