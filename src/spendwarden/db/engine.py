@@ -39,11 +39,15 @@ class Engines:
     read: Engine
     dialect: str
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    # SQLite: unpooled connections that ``Store.hot_read`` keeps open, one per thread.
+    hot: Engine | None = None
 
     def dispose(self) -> None:
         self.write.dispose()
         if self.read is not self.write:
             self.read.dispose()
+        if self.hot is not None:
+            self.hot.dispose()
 
 
 def make_engines(url: str, *, pool_size: int = 20) -> Engines:
@@ -62,9 +66,11 @@ def _sqlite_engines(url: str) -> Engines:
         raise ValueError("use a file for SQLite (WAL needs one); tests use a temporary directory")
     write = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     read = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    hot = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30})
     _configure_sqlite(write, immediate=True)
     _configure_sqlite(read, immediate=False)
-    return Engines(url=url, write=write, read=read, dialect="sqlite")
+    _configure_sqlite(hot, immediate=False)
+    return Engines(url=url, write=write, read=read, dialect="sqlite", hot=hot)
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:

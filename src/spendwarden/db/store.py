@@ -1,7 +1,8 @@
 """The store: how the ledger opens transactions, and the per-backend differences.
 
 ``write()`` opens every write transaction: on SQLite under the process write lock with
-``BEGIN IMMEDIATE`` on one kept-open writer connection; on PostgreSQL from the pool.
+``BEGIN IMMEDIATE`` on one kept-open writer connection, concurrent units sharing one
+commit (``db/group_commit.py``); on PostgreSQL from the pool.
 "One agent, one lock" is taken inside it by ``ledger/unit.py`` (``SELECT … FOR UPDATE`` on
 the agent's state row, ``db/hot.py``). ``leader_lock`` elects one replica for periodic work.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from spendwarden.db.engine import Engines, make_engines
+from spendwarden.db.group_commit import GroupCommitter
 
 
 class Store:
@@ -29,6 +31,7 @@ class Store:
         self._writer_conn: Connection | None = None
         self._hot_local = threading.local()
         self._hot_conns: list[Any] = []
+        self._group = GroupCommitter(self.engines.write_lock, self._writer)
 
     @property
     def is_postgres(self) -> bool:
@@ -46,15 +49,14 @@ class Store:
             with self.engines.write.begin() as conn:
                 yield conn
             return
-        with self.engines.write_lock:
-            conn = self._writer()
-            try:
-                with conn.begin():
-                    yield conn
-            except BaseException:
-                if conn.invalidated or conn.closed:
-                    self._writer_conn = None
-                raise
+        try:
+            with self._group.unit() as conn:
+                yield conn
+        except BaseException:
+            writer = self._writer_conn
+            if writer is not None and (writer.invalidated or writer.closed):
+                self._writer_conn = None
+            raise
 
     @contextmanager
     def hot_read(self) -> Iterator[Any]:
@@ -77,7 +79,8 @@ class Store:
             return
         conn = getattr(self._hot_local, "conn", None)
         if conn is None:
-            conn = self.engines.read.raw_connection()  # isolation_level=None: autocommit
+            assert self.engines.hot is not None
+            conn = self.engines.hot.raw_connection()  # isolation_level=None: autocommit
             self._hot_local.conn = conn
             self._hot_conns.append(conn)
         yield conn.driver_connection

@@ -1,0 +1,125 @@
+"""Group commit for SQLite's one writer: concurrent write units share one transaction.
+
+A SQLite commit (a WAL append) costs more than an authorization's own statements, and
+one writer means units queue for it anyway. So a unit that finishes while others are
+already waiting for the writer leaves the transaction open for them; the unit that finds
+nobody waiting (or a full batch) commits for all. Each unit runs in a SAVEPOINT, so one
+that fails rolls back alone; every caller returns only after the commit that holds its
+unit, so nothing is acknowledged before it is durable, and a failed commit fails every
+unit in it. With a single caller this is exactly one transaction per unit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, RootTransaction
+
+
+class _Batch:
+    """One open transaction and the units it holds."""
+
+    __slots__ = ("done", "error", "size", "txn")
+
+    def __init__(self, txn: RootTransaction) -> None:
+        self.txn = txn
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.size = 0
+
+
+class GroupCommitter:
+    """Hands out write units on the writer connection; see the module docstring."""
+
+    def __init__(self, lock: threading.Lock, connect: Callable[[], Connection], max_batch: int = 256) -> None:
+        self._lock = lock
+        self._connect = connect
+        self._max_batch = max_batch
+        self._waiting = 0
+        self._count_lock = threading.Lock()
+        self._batch: _Batch | None = None
+        self._released = 0  # units the last commit released
+
+    @contextmanager
+    def unit(self) -> Iterator[Connection]:
+        with self._count_lock:
+            self._waiting += 1
+        self._lock.acquire()
+        with self._count_lock:
+            self._waiting -= 1
+        try:
+            conn = self._connect()
+            batch = self._batch
+            first = batch is None
+            if batch is None:
+                batch = self._batch = _Batch(conn.begin())
+            dbapi: Any = conn.connection.dbapi_connection
+            if not first:
+                dbapi.execute("SAVEPOINT unit")
+            try:
+                yield conn
+            except BaseException:
+                self._undo(batch, dbapi, first)
+                raise
+            if not first:
+                dbapi.execute("RELEASE unit")
+            batch.size += 1
+            self._maybe_commit(batch)
+        finally:
+            self._lock.release()
+        batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+
+    def _undo(self, batch: _Batch, dbapi: Any, first: bool) -> None:
+        """Roll back one failed unit and leave the others in the batch as they were."""
+        if first:  # the transaction holds only this unit
+            self._close(batch, rollback=True, error=None)
+            return
+        try:
+            dbapi.execute("ROLLBACK TO unit")
+            dbapi.execute("RELEASE unit")
+        except BaseException as exc:  # the transaction itself is gone: fail the whole batch
+            self._close(batch, rollback=True, error=exc)
+            return
+        self._maybe_commit(batch)
+
+    def _maybe_commit(self, batch: _Batch) -> None:
+        if batch.size < self._max_batch and self._waiting == 0 and self._released > 1:
+            # Nobody queued yet, but the previous commit released several callers: yield the
+            # writer (and the GIL) once, so those just waking up can join this batch before
+            # it commits. Counted as waiting meanwhile, so a unit that joins leaves the
+            # commit to us. A lone caller never pays for this.
+            with self._count_lock:
+                self._waiting += 1
+            self._lock.release()
+            time.sleep(0)
+            self._lock.acquire()
+            with self._count_lock:
+                self._waiting -= 1
+            if self._batch is not batch:  # a full batch was committed by a joiner
+                return
+        if self._waiting == 0 or batch.size >= self._max_batch:
+            self._close(batch, rollback=False, error=None)
+
+    def _close(self, batch: _Batch, *, rollback: bool, error: BaseException | None) -> None:
+        self._batch = None
+        self._released = batch.size
+        try:
+            if rollback:
+                batch.txn.rollback()
+            else:
+                batch.txn.commit()
+        except BaseException as exc:
+            error = error or exc
+            try:
+                batch.txn.rollback()
+            except Exception:  # the commit's own error is the one to report
+                pass
+        finally:
+            batch.error = error
+            batch.done.set()

@@ -1,0 +1,153 @@
+"""Store.write under concurrency: every unit commits exactly once, a failing unit rolls back
+alone, and on SQLite concurrent units share commits (group commit) without any caller
+returning before the commit that holds its unit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import text
+
+from spendwarden.db.group_commit import GroupCommitter
+from spendwarden.db.store import Store
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    s = Store(database_url)
+    with s.write() as conn:
+        conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
+    yield s
+    s.dispose()
+
+
+def count(store: Store) -> int:
+    with store.read() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM gc_probe")).scalar_one())
+
+
+def test_concurrent_units_all_commit_once(store: Store) -> None:
+    def unit(i: int) -> int:
+        with store.write() as conn:
+            conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, :t)"), {"n": i, "t": "x"})
+        # Returned: the row must already be visible to a fresh reader (committed).
+        with store.read() as conn:
+            seen = conn.execute(text("SELECT count(*) FROM gc_probe WHERE n = :n"), {"n": i}).scalar_one()
+        return int(seen)
+
+    with ThreadPoolExecutor(16) as pool:
+        seen = list(pool.map(unit, range(400)))
+    assert seen == [1] * 400
+    assert count(store) == 400
+
+
+def test_failing_unit_rolls_back_alone(store: Store) -> None:
+    barrier = threading.Barrier(8)
+
+    def unit(i: int) -> str:
+        barrier.wait()
+        try:
+            with store.write() as conn:
+                conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'x')"), {"n": i})
+                if i % 2:
+                    conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'dup')"), {"n": i})
+        except Exception:
+            return "failed"
+        return "ok"
+
+    for _round in range(5):
+        with store.write() as conn:
+            conn.execute(text("DELETE FROM gc_probe"))
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(unit, range(8)))
+        assert outcomes == ["ok", "failed"] * 4
+        with store.read() as conn:
+            rows = sorted(r[0] for r in conn.execute(text("SELECT n FROM gc_probe")))
+        assert rows == [0, 2, 4, 6]
+
+
+def test_sqlite_units_share_commits(tmp_path: object) -> None:
+    store = Store(f"sqlite:///{tmp_path}/gc.db")
+    with store.write() as conn:
+        conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
+    commits = 0
+    original = GroupCommitter._close
+
+    def counting_close(self: GroupCommitter, batch: object, **kw: object) -> None:
+        nonlocal commits
+        commits += 1
+        original(self, batch, **kw)  # type: ignore[arg-type]
+
+    GroupCommitter._close = counting_close  # type: ignore[method-assign]
+    try:
+        gate, entered = threading.Event(), threading.Event()
+
+        def unit(i: int) -> None:
+            with store.write() as conn:
+                if i == 0:  # hold the writer until everyone else is queued behind it
+                    entered.set()
+                    gate.wait(5)
+                conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'x')"), {"n": i})
+
+        with ThreadPoolExecutor(12) as pool:
+            futures = [pool.submit(unit, 0)]
+            entered.wait(5)
+            futures += [pool.submit(unit, i) for i in range(1, 12)]
+            while store._group._waiting < 11:
+                threading.Event().wait(0.01)
+            gate.set()
+            for f in futures:
+                f.result()
+    finally:
+        GroupCommitter._close = original  # type: ignore[method-assign]
+    assert count(store) == 12
+    assert commits < 12  # queued units shared commits
+    store.dispose()
+
+
+def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: object) -> None:
+    store = Store(f"sqlite:///{tmp_path}/gc.db")
+    with store.write() as conn:
+        conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
+    original = GroupCommitter._close
+
+    def failing_close(self: GroupCommitter, batch: object, *, rollback: bool, error: object) -> None:
+        if not rollback:
+            batch.txn.rollback()  # type: ignore[attr-defined]
+            self._batch = None
+            batch.error = OSError("disk full")  # type: ignore[attr-defined]
+            batch.done.set()  # type: ignore[attr-defined]
+            return
+        original(self, batch, rollback=rollback, error=error)  # type: ignore[arg-type]
+
+    gate, entered = threading.Event(), threading.Event()
+
+    def unit(i: int) -> str:
+        try:
+            with store.write() as conn:
+                if i == 0:
+                    entered.set()
+                    gate.wait(5)
+                conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'x')"), {"n": i})
+        except OSError:
+            return "failed"
+        return "ok"
+
+    GroupCommitter._close = failing_close  # type: ignore[method-assign]
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            futures = [pool.submit(unit, 0)]
+            entered.wait(5)
+            futures += [pool.submit(unit, i) for i in range(1, 6)]
+            while store._group._waiting < 5:
+                threading.Event().wait(0.01)
+            gate.set()
+            outcomes = [f.result() for f in futures]
+    finally:
+        GroupCommitter._close = original  # type: ignore[method-assign]
+    assert outcomes == ["failed"] * 6
+    assert count(store) == 0
+    store.dispose()
