@@ -24,7 +24,10 @@ def _sql(text: str, postgres: bool) -> str:
 
 def raw(conn: Connection) -> Any:
     """The driver connection under a SQLAlchemy connection (same transaction)."""
-    return conn.connection.dbapi_connection
+    fairy = getattr(conn, "_dbapi_connection", None)  # skips the public property's checks
+    if fairy is None:
+        return conn.connection.dbapi_connection
+    return fairy.dbapi_connection
 
 
 def fetch_one(conn: Connection, postgres: bool, text: str, params: dict[str, Any]) -> dict[str, Any] | None:

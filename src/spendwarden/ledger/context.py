@@ -41,7 +41,11 @@ class TxContext:
 
     @property
     def now_us(self) -> int:
-        return to_us(self.now)
+        # ``now`` is fixed for the unit: compute its database form once.
+        cached = self.__dict__.get("_now_us")
+        if cached is None or cached[0] is not self.now:
+            cached = self.__dict__["_now_us"] = (self.now, to_us(self.now))
+        return cached[1]
 
     def emit(self, kind: str, name: str, payload: dict[str, Any]) -> None:
         self.emitted.append(Emitted(kind, name, payload))

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from spendwarden.clock import to_us
+from spendwarden.clock import iso, to_us
 from spendwarden.db import hot
 from spendwarden.db import queries as q
 from spendwarden.errors import AgentHalted, AgentRevoked, CapExceeded, InvalidState, NotFound, PolicyDenied
@@ -72,7 +72,7 @@ def authorize(
             "status": "approved",
             "agent_id": agent_id,
             "amount_usd": format_amount(req.amount),
-            "expires_at": hold_public(hold)["expires_at"],
+            "expires_at": iso(hold["expires_at"]),
             "headroom": money_map(headroom(ctx.agent.caps, after)),
         }
         idem.remember(ctx.conn, agent_id, idempotency_key, fingerprint, body, ctx.now_us)

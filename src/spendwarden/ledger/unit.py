@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -79,4 +78,6 @@ def _agent(row: dict[str, object]) -> Agent:
         if len(_parsed) > 100_000:
             _parsed.clear()
         agent = _parsed[key] = Agent.from_row(row)
-    return copy.copy(agent)
+    clone = object.__new__(Agent)
+    clone.__dict__.update(agent.__dict__)
+    return clone
