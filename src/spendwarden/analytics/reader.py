@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from spendwarden.analytics.rollup import FLEET_DIMS, N_MEASURES, Cells, add_into
-from spendwarden.analytics.windows import Segment, Window, bucket_floor
+from spendwarden.analytics.windows import Segment, Window, bucket_floor, fleet_blocks
 from spendwarden.db import queries_analytics as qa
 from spendwarden.errors import ValidationFailed
 
@@ -48,17 +48,30 @@ def _values(row: dict[str, Any], names: Sequence[str] = qa.MEASURES) -> list[int
 
 
 def breakdown(
-    conn: Connection, scope: Scope, window: Window, segs: list[Segment], dims: Sequence[str]
+    conn: Connection,
+    scope: Scope,
+    window: Window,
+    segs: list[Segment],
+    dims: Sequence[str],
+    oldest_minute_us: int | None = None,
+    n_measures: int = N_MEASURES,
 ) -> Breakdown:
-    """Totals per key of each dimension (``total`` has the single key ``''``)."""
+    """Totals per key of each dimension (``total`` has the single key ``''``). The fleet
+    scope reads signed blocks (``windows.fleet_blocks``; no minute block before
+    ``oldest_minute_us``, by default the window's start), the others the per-agent rollups
+    over ``segs``. Fleet reads fetch the first ``n_measures`` measures only (the rest stay 0)."""
     out: Breakdown = {d: {} for d in dims}
     if scope.fleet:
-        for r in qa.fleet_grouped(conn, segs, dims):
-            _add(out[r["dim"]], r["key"], _values(r))
+        oldest = window.start_us if oldest_minute_us is None else oldest_minute_us
+        names = qa.MEASURES[:n_measures]
+        pad = [0] * (N_MEASURES - n_measures)
+        rows = qa.fleet_block_sums(conn, fleet_blocks(window, oldest), dims, names)
+        for dim, key, *values in rows:
+            out[dim][key] = [*values, *pad]  # one row per (dim, key)
         for j in qa.journal_in(conn, window.start_us, window.end_us):
             for d in dims:
                 col = FLEET_DIMS[d]
-                _add(out[d], "" if col is None else j[col], _values(j))
+                _add(out[d], "" if col is None else j[col], _values(j, names))
         return out
     cube_dims = [d for d in dims if d != "user"]
     if cube_dims:

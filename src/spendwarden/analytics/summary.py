@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from spendwarden.analytics import reader, windows
 from spendwarden.analytics.reader import Scope
+from spendwarden.analytics.rollup import DAY_US
 from spendwarden.clock import iso, to_us
 from spendwarden.config import Settings
 from spendwarden.db.store import Store
@@ -64,9 +65,11 @@ def summary(
     breakdown still adds up to the total."""
     dims = reader.check_dims([*group_by, "total", "user"])
     segs = windows.segments(window)
-    windows.check_minutes(segs, to_us(now), settings.analytics_minute_retention_days)
+    now_us = to_us(now)
+    windows.check_minutes(segs, now_us, settings.analytics_minute_retention_days)
+    oldest = now_us - settings.analytics_minute_retention_days * DAY_US
     with snapshot(store) as conn:
-        data = reader.breakdown(conn, scope, window, segs, dims)
+        data = reader.breakdown(conn, scope, window, segs, dims, oldest, n_measures=3)
     total = data["total"].get("", [0] * 6)
     users = {k: v for k, v in data["user"].items() if k}
     return {
@@ -79,11 +82,13 @@ def summary(
         "breakdowns": {d: _ranked(users if d == "user" else data[d], total[0], limit) for d in group_by},
         "top_users": {
             "by_cost": [
-                entry(k, v, total[0]) for k, v in sorted(users.items(), key=lambda i: (-i[1][0], i[0]))
-            ][:TOP_USERS],
+                entry(k, v, total[0])
+                for k, v in sorted(users.items(), key=lambda i: (-i[1][0], i[0]))[:TOP_USERS]
+            ],
             "by_requests": [
-                entry(k, v, total[0]) for k, v in sorted(users.items(), key=lambda i: (-i[1][1], i[0]))
-            ][:TOP_USERS],
+                entry(k, v, total[0])
+                for k, v in sorted(users.items(), key=lambda i: (-i[1][1], i[0]))[:TOP_USERS]
+            ],
         },
     }
 

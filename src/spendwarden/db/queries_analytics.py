@@ -136,32 +136,82 @@ FLEET_SOURCES = {
     "total": "''",
 }
 BUCKET_SIZES = {"m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
+# Coarser fleet levels (``fleet_spans``), for windows covered by few blocks (windows.fleet_blocks).
+SPAN_SIZES = {
+    "4h": 4 * 3_600_000_000,
+    "12h": 12 * 3_600_000_000,
+    **{f"{n}d": n * 86_400_000_000 for n in (2, 4, 8, 16, 32, 64)},
+}
 
 
 @cache
-def _fold_sql(source: str, postgres: bool) -> str:
-    """Journal rows in ``source`` → every fleet cell, summed in the database (one statement)."""
+def _fold_sqls(source: str, postgres: bool) -> tuple[str, ...]:
+    """Journal rows in ``source`` → every fleet cell, summed in the database: minutes straight
+    from the journal, hours into the temporary ``fold_hours``, and days and every span from
+    those hours (a few thousand rows, not the batch). Each upsert is ordered by key, so
+    concurrent folds lock shared rows in one order."""
     mod = "%%" if postgres else "%"  # the driver formats the text on PostgreSQL
-    sums = ", ".join(f'SUM("{m}")' for m in MEASURES)
     measures = ", ".join(f'"{m}"' for m in MEASURES)
-    branches = " UNION ALL ".join(
-        f"SELECT '{g}' AS g, '{dim}' AS dim, bucket_start_us - bucket_start_us {mod} {size} AS b, "
-        f"{col} AS k, {measures} FROM {source}"
-        for g, size in BUCKET_SIZES.items()
-        for dim, col in FLEET_SOURCES.items()
-    )
-    updates = ", ".join(f'"{m}" = fleet_rollups."{m}" + excluded."{m}"' for m in MEASURES)
+    sums = ", ".join(f'SUM("{m}")' for m in MEASURES)
+
+    def cells(src: str, bucket: str, level_sizes: dict[str, int], per_dim: bool) -> str:
+        if per_dim:  # the journal: one branch per dimension
+            return " UNION ALL ".join(
+                f"SELECT '{g}' AS g, '{dim}' AS dim, {_floor(bucket, size, mod)} AS b, {col} AS k, "
+                f"{measures} FROM {src}"
+                for g, size in level_sizes.items()
+                for dim, col in FLEET_SOURCES.items()
+            )
+        return " UNION ALL ".join(  # fold_hours: already one row per dimension and key
+            f"SELECT '{g}' AS g, dim, {_floor(bucket, size, mod)} AS b, key AS k, {measures} FROM {src}"
+            for g, size in level_sizes.items()
+        )
+
+    def upsert(table: str, level_col: str, branches: str) -> str:
+        updates = ", ".join(f'"{m}" = {table}."{m}" + excluded."{m}"' for m in MEASURES)
+        return (
+            f"INSERT INTO {table} ({level_col}, dim, bucket_start_us, key, {measures}) "
+            f"SELECT g, dim, b, k, {sums} FROM ({branches}) AS cells WHERE 1 = 1 GROUP BY g, dim, b, k "
+            f"ORDER BY g, dim, b, k "
+            f"ON CONFLICT ({level_col}, dim, bucket_start_us, key) DO UPDATE SET {updates}"
+        )
+
+    hour = BUCKET_SIZES["h"]
     return (
-        f"INSERT INTO fleet_rollups (granularity, dim, bucket_start_us, key, {measures}) "
-        f"SELECT g, dim, b, k, {sums} FROM ({branches}) AS cells WHERE 1 = 1 GROUP BY g, dim, b, k "
-        f"ORDER BY g, dim, b, k "
-        f"ON CONFLICT (granularity, dim, bucket_start_us, key) DO UPDATE SET {updates}"
+        "DELETE FROM fold_hours",
+        upsert(
+            "fleet_rollups", "granularity", cells(source, "bucket_start_us", {"m": BUCKET_SIZES["m"]}, True)
+        ),
+        f"INSERT INTO fold_hours (dim, bucket_start_us, key, {measures}) "
+        f"SELECT dim, b, k, {sums} FROM ({cells(source, 'bucket_start_us', {'h': hour}, True)}) AS cells "
+        f"GROUP BY dim, b, k",
+        upsert(
+            "fleet_rollups",
+            "granularity",
+            cells("fold_hours", "bucket_start_us", {"h": hour, "d": BUCKET_SIZES["d"]}, False),
+        ),
+        upsert("fleet_spans", "span", cells("fold_hours", "bucket_start_us", SPAN_SIZES, False)),
+    )
+
+
+def _floor(col: str, size: int, mod: str) -> str:
+    return col if size == BUCKET_SIZES["m"] else f"{col} - {col} {mod} {size}"
+
+
+def _fold_hours_table(conn: Connection, postgres: bool) -> None:
+    cols = ", ".join(f'"{m}" BIGINT NOT NULL' for m in MEASURES)
+    tail = " ON COMMIT DELETE ROWS" if postgres else ""
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS fold_hours (dim VARCHAR(10) NOT NULL, "
+        f"bucket_start_us BIGINT NOT NULL, key VARCHAR(200) NOT NULL, {cols}){tail}"
     )
 
 
 def fold_journal_batch(conn: Connection, postgres: bool, limit: int) -> int:
-    """Move up to ``limit`` journal rows into ``fleet_rollups`` in the caller's transaction;
-    every row is either still in the journal or folded, never both, never neither."""
+    """Move up to ``limit`` journal rows into ``fleet_rollups`` and ``fleet_spans`` in the
+    caller's transaction; every row is either still in the journal or folded, never both,
+    never neither."""
+    _fold_hours_table(conn, postgres)
     if postgres:
         conn.exec_driver_sql(
             "CREATE TEMP TABLE IF NOT EXISTS fold_batch (LIKE rollup_journal) ON COMMIT DELETE ROWS"
@@ -171,7 +221,8 @@ def fold_journal_batch(conn: Connection, postgres: bool, limit: int) -> int:
             f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) RETURNING *) INSERT INTO fold_batch SELECT * FROM t"
         ).rowcount
         if taken:
-            conn.exec_driver_sql(_fold_sql("fold_batch", True))
+            for sql in _fold_sqls("fold_batch", True):
+                conn.exec_driver_sql(sql)
         return int(taken)
     last = conn.execute(
         select(func.max(text("id"))).select_from(
@@ -181,7 +232,8 @@ def fold_journal_batch(conn: Connection, postgres: bool, limit: int) -> int:
     if last is None:
         return 0
     source = f"(SELECT * FROM rollup_journal WHERE id <= {int(last)})"
-    conn.exec_driver_sql(_fold_sql(source, False))
+    for sql in _fold_sqls(source, False):
+        conn.exec_driver_sql(sql)
     return int(conn.execute(delete(rollup_journal).where(rollup_journal.c.id <= int(last))).rowcount)
 
 
@@ -259,6 +311,48 @@ def fleet_grouped(
     sub = _union(fleet_rollups, cols, segments, [fleet_rollups.c.dim.in_(list(dims))])
     stmt = select(*[sub.c[k] for k in keys], *_sums(sub, MEASURES)).group_by(*[sub.c[k] for k in keys])
     return _fetch(conn, stmt, [*keys, *MEASURES])
+
+
+def fleet_block_sums(
+    conn: Connection,
+    blocks: Sequence[tuple[str, int, int, int]],
+    dims: Sequence[str],
+    measures: Sequence[str] = MEASURES,
+) -> list[tuple[Any, ...]]:
+    """``(dim, key, *measures)`` summed over signed blocks ``(level, start, end, coefficient)``
+    (``windows.fleet_blocks``) in the database: each block is one range read on the key of
+    ``fleet_rollups`` (minute, hour, day) or ``fleet_spans`` (coarser levels), and the sum
+    happens in one ``GROUP BY``. Ask only for the measures you use: each costs per row."""
+    if not blocks:
+        return []
+    dim_list = ", ".join(f"'{d}'" for d in dims if d in FLEET_SOURCES)
+    parts = []
+    for level, lo, hi, coef in blocks:
+        table, col = ("fleet_rollups", "granularity") if level in BUCKET_SIZES else ("fleet_spans", "span")
+        where = (
+            f"bucket_start_us = {int(lo)}"
+            if hi - lo == _size(level)
+            else f"bucket_start_us >= {int(lo)} AND bucket_start_us < {int(hi)}"
+        )
+        values = ", ".join(f'"{m}"' if coef == 1 else f'{int(coef)} * "{m}" AS "{m}"' for m in measures)
+        parts.append(
+            f"SELECT dim, key, {values} FROM {table} "
+            f"WHERE {col} = '{level}' AND dim IN ({dim_list}) AND {where}"
+        )
+    sums = ", ".join(f'CAST(SUM("{m}") AS BIGINT)' for m in measures)
+    sql = f"SELECT dim, key, {sums} FROM ({' UNION ALL '.join(parts)}) AS cells GROUP BY dim, key"
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(sql)
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
+def _size(level: str) -> int:
+    return BUCKET_SIZES.get(level) or SPAN_SIZES[level]
 
 
 def journal_in(conn: Connection, start_us: int, end_us: int) -> list[Any]:

@@ -12,7 +12,11 @@ one lock):
   handful of hot rows, so the observer only *inserts* its batch into ``rollup_journal``;
   a fold (``analytics/fold.py``) moves journal rows into ``fleet_rollups`` and deletes
   them in one transaction. Fleet queries read ``fleet_rollups`` plus the (small) journal
-  in one snapshot, so they are exact at every moment.
+  in one snapshot, so they are exact at every moment. The fold also keeps
+  ``fleet_spans``: the same cells in coarser aligned buckets (4 h, 12 h, 2 … 64 days), so
+  any window is a handful of signed blocks (``analytics/windows.fleet_blocks``) however
+  many hours it spans. It is WITHOUT ROWID on SQLite (the key is the table: a block's
+  keys are one range read).
 
 ``billing_archive`` keeps, per agent, day and billing line, what retention deleted from
 the ledger, with the chain sequence range it covered, so reports on pruned periods still
@@ -118,6 +122,17 @@ fleet_rollups = Table(
     Column("bucket_start_us", BigInteger, primary_key=True, autoincrement=False),
     Column("key", String(200), primary_key=True),
     *_measures(),
+)
+
+fleet_spans = Table(
+    "fleet_spans",
+    metadata,
+    Column("span", String(3), primary_key=True),
+    Column("dim", String(10), primary_key=True),
+    Column("bucket_start_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", String(200), primary_key=True),
+    *_measures(),
+    sqlite_with_rowid=False,
 )
 
 billing_archive = Table(
