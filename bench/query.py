@@ -20,6 +20,7 @@ Not a test: ``python bench/query.py --events 200000`` for a quick run,
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import random
@@ -143,6 +144,22 @@ def load(url: str, n_events: int, n_agents: int, days: int) -> dict[str, Any]:
     }
 
 
+def reuse(url: str) -> dict[str, Any]:
+    upgrade(url)
+    store = Store(url)
+    with store.read() as conn:
+        events = int(conn.execute(select(func.count()).select_from(transactions)).scalar_one())
+    settings = Settings(database_url=url, admin_token="x" * 32)
+    return {
+        "store": store,
+        "settings": settings,
+        "events": events,
+        "load_s": math.nan,
+        "fold_rows": 0,
+        "fold_s": math.nan,
+    }
+
+
 # --- timing -------------------------------------------------------------------------------
 
 
@@ -230,6 +247,14 @@ def run_queries(store: Store, settings: Settings, repeat: int) -> list[dict[str,
     s30 = add(
         "summary fleet 30d (rollups)", lambda: summary.summary(store, settings, now, w30, groups, Scope())
     )
+    # Relative windows end at the current minute: at :29 both edges sit mid-hour (the most
+    # minute buckets a fleet window reads).
+    later = now + timedelta(minutes=29)
+    w24m = windows.resolve(later, "24h", None, None)
+    add(
+        "summary fleet 24h, edges at :30 (rollups)",
+        lambda: summary.summary(store, settings, later, w24m, groups, Scope()),
+    )
     add(
         "summary owner 7d (rollups)",
         lambda: summary.summary(store, settings, now, w7, groups, Scope(owner="client-7")),
@@ -290,7 +315,15 @@ def databases(base: str | None, label: str) -> Iterator[str]:
 
 
 def table_sizes(store: Store) -> str:
-    names = ("transactions", "rollups", "rollups_users", "rollups_tasks", "fleet_rollups", "rollup_journal")
+    names = (
+        "transactions",
+        "rollups",
+        "rollups_users",
+        "rollups_tasks",
+        "fleet_rollups",
+        "fleet_spans",
+        "rollup_journal",
+    )
     with store.read() as conn:
         return ", ".join(f"{n} {conn.execute(text(f'SELECT count(*) FROM {n}')).scalar():,}" for n in names)
 
@@ -307,12 +340,19 @@ def main() -> None:
     parser.add_argument("--database", default=None, help="postgresql://… (a database is created per size).")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--record", action="store_true", help="Append the results to docs/BENCHMARKS.md.")
+    parser.add_argument(
+        "--reuse",
+        default=None,
+        help="Time the queries on a database an earlier run loaded (its URL, printed by that run; "
+        "migrated first), instead of loading --events.",
+    )
     args = parser.parse_args()
     results = []
-    for n in [int(x) for x in args.events.split(",")]:
-        url = next(databases(args.database, f"e{n}"))
+    sizes_to_load = [int(x) for x in args.events.split(",")] if args.reuse is None else [0]
+    for n in sizes_to_load:
+        url = args.reuse or next(databases(args.database, f"e{n}"))
         print(f"== {n:,} events into {url}", flush=True)
-        info = load(url, n, args.agents, args.days)
+        info = load(url, n, args.agents, args.days) if args.reuse is None else reuse(url)
         print(
             f"  loaded {info['events']:,} in {info['load_s']:.0f} s ({info['events'] / info['load_s']:,.0f}/s); "
             f"folded {info['fold_rows']:,} journal rows in {info['fold_s']:.0f} s",
