@@ -7,6 +7,7 @@ equals the sum of its ledger rows, and that no cap was overrun.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -31,6 +32,12 @@ class Acks:
     external_ids: set[tuple[str, str]] = field(default_factory=set)  # (source, external_id)
     transport_errors: int = 0
     refusals: Counter[str] = field(default_factory=Counter)
+    codes: Counter[int] = field(default_factory=Counter)  # every answer's status code
+    answered: Counter[str] = field(default_factory=Counter)  # 2xx per server URL
+    failed_over: Counter[str] = field(default_factory=Counter)  # per kind: answered by another URL
+    # Holds answered to an authorize that had died with its connection first, with the time
+    # (µs) the client saw it die: a hold created before then is the original answer replayed.
+    retried_holds: list[tuple[str, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def total(self) -> int:
@@ -39,6 +46,11 @@ class Acks:
 
 def check_acknowledged(conn: Connection, acks: Acks) -> None:
     hold_rows = {r.id: r for r in conn.execute(select(holds))}
+    # Each authorize request carries its own ``metadata.request``: a retried request that
+    # made a second hold instead of answering with the first would show up here.
+    requests = (json.loads(r.metadata).get("request") for r in hold_rows.values() if r.metadata)
+    doubled = [k for k, n in Counter(requests).items() if k is not None and n > 1]
+    assert not doubled, f"one authorize request made several holds: {doubled[:5]}"
     missing = acks.holds - hold_rows.keys()
     assert not missing, f"acknowledged authorizations lost: {sorted(missing)[:5]}"
     for hold_id, txn_id in acks.settles.items():
@@ -59,6 +71,14 @@ def check_acknowledged(conn: Connection, acks: Acks) -> None:
     assert all(n == 1 for n in per_hold.values()), "a hold was settled twice"
     settled_holds = {h.id for h in hold_rows.values() if h.status == "settled"}
     assert settled_holds == set(per_hold), "settled holds and ledger rows with a hold differ"
+
+
+def retried_authorizations(conn: Connection, acks: Acks) -> dict[str, int]:
+    """How retried authorizations were answered: the original hold (the dead server had
+    committed it) or a fresh one (it had not). Never both: ``check_acknowledged`` proves it."""
+    created = dict(conn.execute(select(holds.c.id, holds.c.created_at)).all())
+    original = sum(1 for hold, died_us in acks.retried_holds if created[hold] < died_us)
+    return {"original": original, "fresh": len(acks.retried_holds) - original}
 
 
 def held_matches_open_holds(conn: Connection) -> dict[str, tuple[int, int]]:
@@ -118,9 +138,13 @@ def check_all(runtime: Runtime, acks: Acks, caps: dict[str, int]) -> dict[str, i
             assert total <= cap, f"{agent_id} spent {total} over its total cap {cap}"
         n_txn = conn.execute(select(func.count()).select_from(transactions)).scalar_one()
         n_holds = conn.execute(select(func.count()).select_from(holds)).scalar_one()
+        retried = retried_authorizations(conn, acks)
     report = runtime.ledger.verify(None)
     assert report["ok"], report["findings"][:5]
+    assert not [c for c in acks.codes if c >= 500], f"server errors answered: {dict(acks.codes)}"
     return {
+        "retried_authorize_got_original": retried["original"],
+        "retried_authorize_got_fresh": retried["fresh"],
         "transactions": int(n_txn),
         "holds": int(n_holds),
         "counters": counters,
