@@ -3,61 +3,25 @@ on the other (no caches of keys or status anywhere)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(database_url: str) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "SPENDWARDEN_DATABASE_URL": database_url, "SPENDWARDEN_ADMIN_TOKEN": ADMIN_TOKEN}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "spendwarden.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+from tests.reliability.proc import Server
 
 
 @pytest.mark.slow
-def test_revoke_on_one_process_refuses_the_next_request_on_the_other(database_url: str) -> None:
+def test_revoke_on_one_process_refuses_the_next_request_on_the_other(
+    database_url: str, tmp_path: Path
+) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with server(database_url) as one, server(database_url) as two:
+    with (
+        Server(database_url, tmp_path / "one.log", fork=True) as first,
+        Server(database_url, tmp_path / "two.log", fork=True) as second,
+    ):
+        one, two = first.url, second.url
         created = httpx.post(
             f"{one}/v1/agents", json={"id": "shared", "tier": "custom"}, headers=admin
         ).json()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,8 +14,8 @@ import pytest
 from spendwarden.config import Settings
 from spendwarden.ledger.context import Emitted
 from spendwarden.runtime import build_runtime
-from tests.api.test_replicas import server
 from tests.conftest import ADMIN_TOKEN
+from tests.reliability.proc import Server
 
 # Replicas share one PostgreSQL (SQLite has one writer per file: every process leads itself).
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database_url", ["postgres"], indirect=True)]
@@ -60,9 +61,15 @@ def test_live_events_cross_replicas(database_url: str) -> None:
 
 
 @pytest.mark.slow
-def test_racing_authorizations_over_two_server_processes_never_overspend(database_url: str) -> None:
+def test_racing_authorizations_over_two_server_processes_never_overspend(
+    database_url: str, tmp_path: Path
+) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with server(database_url) as one, server(database_url) as two:
+    with (
+        Server(database_url, tmp_path / "one.log", fork=True) as first,
+        Server(database_url, tmp_path / "two.log", fork=True) as second,
+    ):
+        one, two = first.url, second.url
         created = httpx.post(
             f"{one}/v1/agents",
             json={"id": "racer", "tier": "custom", "caps": {"daily": "1.00"}},
