@@ -97,6 +97,51 @@ def lock_agent(
     return state, row
 
 
+COUNTER_SCOPES = ("hourly", "daily", "weekly", "monthly", "total", "per_task")
+# One exact (agent_id, scope, period) index lookup per scope: an OR over the scopes made
+# SQLite walk every counter row the agent ever had (one per hour and per task).
+_LOCK_WITH_COUNTERS = (
+    "SELECT s.seq AS s_seq, s.head_id AS s_head_id, s.head_hash AS s_head_hash, s.held AS s_held,"
+    " s.signal_state AS s_signal_state, "
+    + ", ".join(f"c_{c}.amount AS c_{c}_amount, c_{c}.held AS c_{c}_held" for c in COUNTER_SCOPES)
+    + ", a.* FROM agent_state s JOIN agents a ON a.id = s.agent_id "
+    + " ".join(
+        f"LEFT JOIN spend_counters c_{c} ON c_{c}.agent_id = s.agent_id"
+        f" AND c_{c}.scope = '{c}' AND c_{c}.period = :{c}"
+        for c in COUNTER_SCOPES
+    )
+    + " WHERE s.agent_id = :agent_id"
+)
+
+
+def lock_agent_with_counters(
+    conn: Connection, postgres: bool, agent_id: str, keys: dict[str, str], task_id: str | None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[int, int]]] | None:
+    """``lock_agent`` plus ``counters`` in one statement: the authorization's first (and on
+    PostgreSQL most expensive) round trip reads everything the cap check needs."""
+    text = _LOCK_WITH_COUNTERS + (" FOR UPDATE OF s" if postgres else "")
+    params = {"agent_id": agent_id, **keys, "per_task": task_id or ""}
+    cur = raw(conn).execute(_sql(text, postgres), params)
+    values = cur.fetchone()
+    if values is None:
+        return None
+    row = dict(zip([d[0] for d in cur.description], values, strict=True))
+    found: dict[str, tuple[int, int]] = {}
+    for scope in COUNTER_SCOPES:
+        amount, held = row.pop(f"c_{scope}_amount"), row.pop(f"c_{scope}_held")
+        if amount is not None:
+            found[scope] = (int(amount), int(held))
+    state = {
+        "agent_id": agent_id,
+        "seq": row.pop("s_seq"),
+        "head_id": row.pop("s_head_id"),
+        "head_hash": row.pop("s_head_hash"),
+        "held": row.pop("s_held"),
+        "signal_state": row.pop("s_signal_state"),
+    }
+    return state, row, found
+
+
 def lock_agents(
     conn: Connection, postgres: bool, agent_ids: list[str]
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -128,12 +173,11 @@ def lock_agents(
     return found
 
 
-_COUNTERS = """
-SELECT scope, period, amount, held FROM spend_counters
-WHERE agent_id = :agent_id AND (
-  (scope = 'hourly' AND period = :hourly) OR (scope = 'daily' AND period = :daily) OR
-  (scope = 'weekly' AND period = :weekly) OR (scope = 'monthly' AND period = :monthly) OR
-  (scope = 'total' AND period = :total) OR (scope = 'per_task' AND period = :per_task))"""
+_COUNTERS = " UNION ALL ".join(
+    f"SELECT scope, period, amount, held FROM spend_counters"
+    f" WHERE agent_id = :agent_id AND scope = '{c}' AND period = :{c}"
+    for c in COUNTER_SCOPES
+)
 
 
 def counters(

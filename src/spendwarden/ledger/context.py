@@ -38,6 +38,8 @@ class TxContext:
     now: datetime
     observers: list[Observer] = field(default_factory=list)
     emitted: list[Emitted] = field(default_factory=list)
+    # (hour, task_id, counters) read with the lock; used once, before anything is written.
+    prefetched: tuple[int, str | None, dict[str, tuple[int, int]]] | None = None
 
     @property
     def now_us(self) -> int:

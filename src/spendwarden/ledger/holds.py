@@ -18,7 +18,7 @@ from spendwarden.ledger.caps import first_denial, headroom
 from spendwarden.ledger.context import LedgerCore, TxContext
 from spendwarden.ledger.policy import policy_violation
 from spendwarden.ledger.pricing import priced
-from spendwarden.ledger.record import append, current_spend
+from spendwarden.ledger.record import HOUR_US, append, current_spend
 from spendwarden.ledger.render import hold_public, money_map, transaction_public
 from spendwarden.ledger.types import Agent, AuthorizeRequest, dumps
 from spendwarden.ledger.unit import agent_unit
@@ -35,7 +35,9 @@ def ensure_can_spend(agent: Agent) -> None:
 
 def committed_spend(ctx: TxContext, task_id: str | None) -> dict[str, int]:
     """What counts against each cap now: settled spend in the window plus open holds."""
-    spent = current_spend(ctx, ctx.now_us, task_id)
+    spent = _prefetched_spend(ctx, task_id)
+    if spent is None:
+        spent = current_spend(ctx, ctx.now_us, task_id)
     held = int(ctx.state["held"])
     committed = {cap: spent[cap] + held for cap in WINDOW_CAPS}
     if task_id:
@@ -43,11 +45,24 @@ def committed_spend(ctx: TxContext, task_id: str | None) -> dict[str, int]:
     return committed
 
 
+def _prefetched_spend(ctx: TxContext, task_id: str | None) -> dict[str, int] | None:
+    """``current_spend`` from the counters ``agent_unit`` read with the lock (once, and only
+    for the hour and task they were read for; nothing has been written yet)."""
+    prefetched, ctx.prefetched = ctx.prefetched, None
+    if prefetched is None or prefetched[:2] != (ctx.now_us // HOUR_US, task_id):
+        return None
+    found = prefetched[2]
+    spent = {scope: found.get(scope, (0, 0))[0] for scope in WINDOW_CAPS}
+    if task_id:
+        spent["per_task"], spent["_task_held"] = found.get("per_task", (0, 0))
+    return spent
+
+
 def authorize(
     core: LedgerCore, agent_id: str, req: AuthorizeRequest, *, idempotency_key: str | None = None
 ) -> dict[str, Any]:
     fingerprint = idem.request_fingerprint("authorize", req.__dict__)
-    with agent_unit(core, agent_id) as ctx:
+    with agent_unit(core, agent_id, with_spend=True, task_id=req.task_id) as ctx:
         cached = idem.replay(ctx.conn, agent_id, idempotency_key, fingerprint)
         if cached is not None:
             return cached

@@ -5,21 +5,41 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from spendwarden.clock import to_us
 from spendwarden.db import hot
 from spendwarden.errors import AgentNotFound
 from spendwarden.ledger.context import LedgerCore, TxContext
 from spendwarden.ledger.types import Agent
+from spendwarden.ledger.windows import window_keys_us
+
+HOUR_US = 3_600_000_000
 
 STATE_FIELDS = ("seq", "head_id", "head_hash", "held", "signal_state")
 
 
 @contextmanager
-def agent_unit(core: LedgerCore, agent_id: str) -> Iterator[TxContext]:
-    """Run a block under the agent's lock; publish what it emitted only after commit."""
+def agent_unit(
+    core: LedgerCore, agent_id: str, *, with_spend: bool = False, task_id: str | None = None
+) -> Iterator[TxContext]:
+    """Run a block under the agent's lock; publish what it emitted only after commit.
+
+    ``with_spend`` reads the agent's current window counters (and ``task_id``'s) in the
+    same statement as the lock, for the block's first ``current_spend``.
+    """
     now = core.clock.now()
     postgres = core.store.is_postgres
     with core.store.write() as conn:
-        found = hot.lock_agent(conn, postgres, agent_id)
+        prefetched = None
+        if not with_spend:
+            found = hot.lock_agent(conn, postgres, agent_id)
+        else:
+            now_us = to_us(now)
+            with_counters = hot.lock_agent_with_counters(
+                conn, postgres, agent_id, window_keys_us(now_us), task_id
+            )
+            found = with_counters[:2] if with_counters is not None else None
+            if with_counters is not None:
+                prefetched = (now_us // HOUR_US, task_id, with_counters[2])
         if found is None:
             raise AgentNotFound(agent_id=agent_id)
         state, row = found
@@ -30,6 +50,7 @@ def agent_unit(core: LedgerCore, agent_id: str) -> Iterator[TxContext]:
             state=state,
             now=now,
             observers=core.observers,
+            prefetched=prefetched,
         )
         before = {f: state[f] for f in STATE_FIELDS}
         yield ctx
