@@ -10,7 +10,10 @@ Measures, in one run per backend, on a fresh database:
 
 ``--plugins`` keeps every installed observer (signals, analytics rollups) on the write path;
 the default measures the ledger's own bulk path. Events are shuffled across agents, as in
-a real export. Not a test: ``python -m bench.ingest --database sqlite --events 100000``.
+a real export. The machine is shared, so each line also gives this process's CPU seconds
+(on SQLite all the work is in-process, and the CPU ratio is what load cannot skew; on
+PostgreSQL the server's share is not in it).
+Not a test: ``python -m bench.ingest --database sqlite --events 100000``.
 """
 
 from __future__ import annotations
@@ -64,11 +67,11 @@ def run(kind: str, n: int, agents: int, batch: int, plugins: bool, profile: bool
             runtime.ledger.create_agent(AgentSpec(id=f"agent-{a:05d}", tier="custom"), "bench")
         events = make_events(n, agents)
         profiler = _profiler(profile)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         accepted = 0
         for start in range(0, n, batch):
             accepted += len(record_batch(core, events[start : start + batch]).accepted)
-        ours = time.perf_counter() - started
+        ours, ours_cpu = time.perf_counter() - started, time.process_time() - cpu
         if profiler is not None:
             profiler.stop()
             print(profiler.output_text(unicode=True, color=False, show_all=False)[:6000])
@@ -76,6 +79,7 @@ def run(kind: str, n: int, agents: int, batch: int, plugins: bool, profile: bool
         bare = _bare_insert(runtime, batch)
         runtime.close()
     figures = {"ours": n / ours, "seconds": ours, "bare": n / bare["bare"], "bare_seconds": bare["bare"]}
+    figures["cpu"], figures["bare_cpu"] = ours_cpu, bare["bare_cpu"]
     if "copy" in bare:
         figures["copy"] = n / bare["copy"]
     return figures
@@ -96,7 +100,8 @@ def _bare_insert(runtime: object, batch: int) -> dict[str, float]:
         rows = [tuple(r) for r in conn.execute(transactions.select())]
     marks = ", ".join(["%s" if postgres else "?"] * len(names))
     sql = f"INSERT INTO bench_plain ({', '.join(names)}) VALUES ({marks})"
-    timings = {"bare": _timed(store, lambda cur, chunk: cur.executemany(sql, chunk), rows, batch)}
+    wall, cpu = _timed(store, lambda cur, chunk: cur.executemany(sql, chunk), rows, batch)
+    timings = {"bare": wall, "bare_cpu": cpu}
     if postgres:
         quoted = ", ".join(f'"{n}"' for n in names)
 
@@ -107,17 +112,18 @@ def _bare_insert(runtime: object, batch: int) -> dict[str, float]:
 
         with store.write() as conn:
             conn.exec_driver_sql("TRUNCATE bench_plain")
-        timings["copy"] = _timed(store, copy, rows, batch)
+        timings["copy"] = _timed(store, copy, rows, batch)[0]
     return timings
 
 
-def _timed(store: Any, insert: Any, rows: list[tuple[Any, ...]], batch: int) -> float:
-    started = time.perf_counter()
+def _timed(store: Any, insert: Any, rows: list[tuple[Any, ...]], batch: int) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds of inserting ``rows`` in one transaction."""
+    started, cpu = time.perf_counter(), time.process_time()
     with store.write() as conn:
         cur = conn.connection.dbapi_connection.cursor()
         for start in range(0, len(rows), batch):
             insert(cur, rows[start : start + batch])
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def _profiler(enabled: bool) -> object | None:
@@ -152,6 +158,8 @@ def main() -> None:
             f"record_batch {r['ours']:,.0f}/s ({r['seconds']:.1f} s), bare executemany {r['bare']:,.0f}/s "
             f"({r['bare_seconds']:.1f} s), ratio {r['ours'] / r['bare']:.2f}"
             + (f"; bare COPY {r['copy']:,.0f}/s, ratio {r['ours'] / r['copy']:.2f}" if "copy" in r else "")
+            + f"; CPU of this process: record_batch {r['cpu']:.1f} s, bare {r['bare_cpu']:.1f} s, "
+            f"CPU ratio {r['bare_cpu'] / r['cpu']:.2f}"
         )
 
 

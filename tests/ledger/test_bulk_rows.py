@@ -62,7 +62,7 @@ def _events() -> list[SpendEvent]:
                 task_id=f"task-{i % 4}" if i % 3 else None,
                 user_id="u1" if i % 8 == 0 else None,
                 counterparty_agent_id="other" if i % 11 == 0 else None,
-                description="a \"quoted\" é description" if i % 9 == 0 else None,
+                description='a "quoted" é description' if i % 9 == 0 else None,
                 metadata={"b": [1, 2, {"x": None}], "a": "é"} if i % 10 == 0 else {},
                 source="import",
                 external_id=f"e{i}" if i % 13 else None,

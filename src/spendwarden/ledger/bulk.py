@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from spendwarden.ledger.record import can_break, check_after_spend, counter_sums
 from spendwarden.ledger.unit import agents_unit
 from spendwarden.money import format_amount
 
+_COUNTED = itemgetter(*(TXN_INDEX[c] for c in ("status", "amount", "occurred_at", "task_id")))
 _SEQ, _AMOUNT, _STATUS, _TASK, _OCCURRED = (
     TXN_INDEX[c] for c in ("seq", "amount", "status", "task_id", "occurred_at")
 )
@@ -125,16 +127,8 @@ def _record_agents(
             return
         conn, postgres = sealed[0][0].conn, core.store.is_postgres
         hot.insert_transaction_values(conn, postgres, TXN_COLUMNS, [v for _c, vs in sealed for v in vs])
-        hot.add_spend(
-            conn,
-            postgres,
-            [
-                u
-                for c, vs in sealed
-                for u in counter_sums(
-                    c.agent.id, [(v[_STATUS], v[_AMOUNT], v[_OCCURRED], v[_TASK]) for v in vs]
-                )
-            ],
+        _add_spend(
+            conn, postgres, [u for c, vs in sealed for u in counter_sums(c.agent.id, list(map(_COUNTED, vs)))]
         )
         for ctx, values in sealed:
             _check_breaches(ctx, values)
@@ -144,6 +138,24 @@ def _record_agents(
                     observer.on_transactions(ctx, rows)
             _emit(ctx, values)
     result.accepted.update(accepted)
+
+
+# PostgreSQL: every counter of the batch in ONE upsert (arrays unnested server-side) instead
+# of one pipelined statement per counter. Keys are unique within a batch (summed first).
+_ADD_SPEND_PG = """
+INSERT INTO spend_counters (agent_id, scope, period, amount, held, count)
+SELECT a, s, p, m, 0, c
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[]) AS u(a, s, p, m, c)
+ON CONFLICT (agent_id, scope, period) DO UPDATE
+SET amount = spend_counters.amount + excluded.amount, count = spend_counters.count + excluded.count"""
+
+
+def _add_spend(conn: Any, postgres: bool, updates: list[dict[str, Any]]) -> None:
+    if not postgres or not updates:
+        hot.add_spend(conn, postgres, updates)
+        return
+    columns = [[u[k] for u in updates] for k in ("agent_id", "scope", "period", "amount", "count")]
+    hot.raw(conn).execute(_ADD_SPEND_PG, columns)
 
 
 def _known_externals(ctx: TxContext, groups: dict[str, list[tuple[int, SpendEvent]]]) -> set[tuple[str, str]]:
@@ -184,6 +196,8 @@ def _existing(conn: Any, postgres: bool, source: str, external_ids: list[str]) -
 def _fresh(
     indexed: list[tuple[int, SpendEvent]], known: set[tuple[str, str]], result: BatchResult
 ) -> list[tuple[int, SpendEvent]]:
+    if not known:
+        return indexed
     fresh: list[tuple[int, SpendEvent]] = []
     for index, event in indexed:
         if event.external_id is not None and (event.source, event.external_id) in known:
@@ -270,10 +284,11 @@ class RowRecorded(Emitted):
     looks at it (the live hub with no subscriber, webhooks with no subscription) costs
     nothing, and every reader gets the same dict it would have got."""
 
+    kind = "transaction"
+    name = "transaction.recorded"
+
     def __init__(self, values: tuple[Any, ...], recorded_at: str) -> None:
-        object.__setattr__(self, "kind", "transaction")
-        object.__setattr__(self, "name", "transaction.recorded")
-        object.__setattr__(self, "_row", (values, recorded_at))
+        self.__dict__["_row"] = (values, recorded_at)
 
     @cached_property
     def payload(self) -> dict[str, Any]:  # type: ignore[override]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -78,6 +79,17 @@ def build_row(ctx: TxContext, event: SpendEvent, hold_id: str | None) -> dict[st
     }
 
 
+# ``build_row``'s fields in ``TXN_FIELDS`` order, read from the event in one call per run.
+_HEAD = attrgetter(
+    "amount", "original_amount", "original_currency", "rail", "vendor", "tool", "endpoint", "model"
+)
+_MIDDLE = attrgetter(
+    "kind", "status", "attempt", "task_id", "user_id", "counterparty_agent_id", "description"
+)
+_TOKENS = attrgetter("input", "output", "cache_read", "cache_write")
+_NO_USAGE = (None, None, None, None)
+
+
 def seal_rows(ctx: TxContext, events: list[SpendEvent]) -> list[tuple[Any, ...]]:
     """``chain_row(build_row(event, None))`` for many events of the locked agent, in one tight
     loop: rows come out as tuples in ``TXN_COLUMNS`` order with exactly the values and hashes
@@ -96,12 +108,9 @@ def seal_rows(ctx: TxContext, events: list[SpendEvent]) -> list[tuple[Any, ...]]
         else:
             delta = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)) - _EPOCH
             occurred = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        tokens = _NO_USAGE if usage is None else _TOKENS(usage)
         fields = (
-            txn_id, agent_id, seq, e.amount, e.original_amount, e.original_currency, e.rail, e.vendor,
-            e.tool, e.endpoint, e.model,
-            usage.input if usage else None, usage.output if usage else None,
-            usage.cache_read if usage else None, usage.cache_write if usage else None,
-            e.kind, e.status, e.attempt, e.task_id, e.user_id, e.counterparty_agent_id, e.description,
+            txn_id, agent_id, seq, *_HEAD(e), *tokens, *_MIDDLE(e),
             dumps(e.metadata) if e.metadata else None, e.source, e.external_id, occurred, now_us,
             e.price_version, None, prev_id,
         )  # fmt: skip

@@ -228,11 +228,18 @@ def advance_ints(lists: tuple[list[int], ...], head: int, new: int, size: int) -
         for lst in lists:
             lst[:] = [0] * size
         return new
-    for i in range(head + 1, new + 1):
-        slot = i % size
+    start, stop = (head + 1) % size, new % size + 1  # the slots passed, as at most two slices
+    if start < stop:
         for lst in lists:
-            lst[slot] = 0
+            lst[start:stop] = _ZEROS[: stop - start]
+    else:
+        for lst in lists:
+            lst[start:] = _ZEROS[: size - start]
+            lst[:stop] = _ZEROS[:stop]
     return new
+
+
+_ZEROS = [0] * 4096
 
 
 def advance_dicts(slots: list[dict[Any, int]], totals: dict[Any, int], head: int, new: int) -> int:
@@ -247,6 +254,8 @@ def advance_dicts(slots: list[dict[Any, int]], totals: dict[Any, int], head: int
         return new
     for i in range(head + 1, new + 1):
         slot = slots[i % size]
+        if not slot:
+            continue
         for key, value in slot.items():
             left = totals.get(key, 0) - value
             if left > 0:
