@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from spendwarden.analytics.rollup import FLEET_DIMS, N_MEASURES, Cells, add_into
+from spendwarden.analytics.rollup import FLEET_DIMS, N_MEASURES, SIZES, Cells, add_into
 from spendwarden.analytics.windows import Segment, Window, bucket_floor, fleet_blocks
 from spendwarden.db import queries_analytics as qa
 from spendwarden.errors import ValidationFailed
@@ -89,17 +89,26 @@ def breakdown(
 
 
 def series(
-    conn: Connection, scope: Scope, window: Window, segs: list[Segment], dim: str, bucket: str
+    conn: Connection,
+    scope: Scope,
+    window: Window,
+    segs: list[Segment],
+    dim: str,
+    bucket: str,
+    n_measures: int = N_MEASURES,
 ) -> Series:
-    """Measures per key of ``dim`` per bucket start (segments must be no coarser than the bucket)."""
+    """Measures per key of ``dim`` per bucket start (segments must be no coarser than the
+    bucket). Fleet reads fetch the first ``n_measures`` measures only (the rest stay 0)."""
     cells: Cells = {}
     col = FLEET_DIMS[dim]
     if scope.fleet:
-        for r in qa.fleet_grouped(conn, segs, [dim], with_bucket=True):
-            add_into(cells, (r["key"], bucket_floor(int(r["bucket_start_us"]), bucket)), _values(r))
+        names = qa.MEASURES[:n_measures]
+        pad = [0] * (N_MEASURES - n_measures)
+        for key, t, *values in qa.fleet_series(conn, segs, dim, SIZES[bucket], names):
+            cells[(key, t)] = [*values, *pad]  # one row per (key, bucket)
         for j in qa.journal_in(conn, window.start_us, window.end_us):
             key = "" if col is None else j[col]
-            add_into(cells, (key, bucket_floor(int(j["bucket_start_us"]), bucket)), _values(j))
+            add_into(cells, (key, bucket_floor(int(j["bucket_start_us"]), bucket)), _values(j, names))
     elif dim == "user":
         rows = qa.users_grouped(conn, segs, agent_id=scope.agent_id, owner=scope.owner, with_bucket=True)
         for r in rows:

@@ -121,17 +121,18 @@ def timeseries(
     times = windows.point_times(window, g)
     if len(times) > MAX_POINTS:
         raise ValidationFailed(f"Too many points ({len(times)}); use a coarser bucket.", points=len(times))
+    stamps = [iso(t) for t in times]
     dim = dimension or "total"
     reader.check_dims([dim])
     segs = windows.segments(window, g)
     windows.check_minutes(segs, to_us(now), settings.analytics_minute_retention_days)
     with snapshot(store) as conn:
-        data = reader.series(conn, scope, window, segs, dim, g)
+        data = reader.series(conn, scope, window, segs, dim, g, n_measures=2)
     return {
         "bucket": bucket,
         "window": window.public(),
         "dimension": dim,
-        "series": [_series(key, points, times) for key, points in _limit(data, limit)],
+        "series": [_series(key, points, times, stamps) for key, points in _limit(data, limit)],
     }
 
 
@@ -149,17 +150,12 @@ def _limit(data: reader.Series, limit: int) -> list[tuple[str, dict[int, list[in
     return kept
 
 
-def _series(key: str, points: dict[int, list[int]], times: list[int]) -> dict[str, Any]:
-    zero = [0, 0]
-    return {
-        "key": key,
-        "amount_usd": format_amount(sum(v[0] for v in points.values())),
-        "points": [
-            {
-                "t": iso(t),
-                "amount_usd": format_amount(points.get(t, zero)[0]),
-                "count": points.get(t, zero)[1],
-            }
-            for t in times
-        ],
-    }
+def _series(
+    key: str, points: dict[int, list[int]], times: list[int], stamps: list[str | None]
+) -> dict[str, Any]:
+    zero, none = [0, 0], format_amount(0)
+    out = []
+    for t, stamp in zip(times, stamps, strict=True):
+        v = points.get(t, zero)
+        out.append({"t": stamp, "amount_usd": format_amount(v[0]) if v[0] else none, "count": v[1]})
+    return {"key": key, "amount_usd": format_amount(sum(v[0] for v in points.values())), "points": out}

@@ -302,17 +302,6 @@ def users_grouped(
     return _fetch(conn, stmt, [*keys, *USER_MEASURES])
 
 
-def fleet_grouped(
-    conn: Connection, segments: Sequence[Segment], dims: Sequence[str], *, with_bucket: bool = False
-) -> list[Any]:
-    """Fleet rollups in the window per (dimension, key), and per bucket when asked."""
-    keys = ["dim", "key", "bucket_start_us"] if with_bucket else ["dim", "key"]
-    cols = [fleet_rollups.c[k] for k in keys] + [fleet_rollups.c[m] for m in MEASURES]
-    sub = _union(fleet_rollups, cols, segments, [fleet_rollups.c.dim.in_(list(dims))])
-    stmt = select(*[sub.c[k] for k in keys], *_sums(sub, MEASURES)).group_by(*[sub.c[k] for k in keys])
-    return _fetch(conn, stmt, [*keys, *MEASURES])
-
-
 def fleet_block_sums(
     conn: Connection,
     blocks: Sequence[tuple[str, int, int, int]],
@@ -340,7 +329,35 @@ def fleet_block_sums(
             f"WHERE {col} = '{level}' AND dim IN ({dim_list}) AND {where}"
         )
     sums = ", ".join(f'CAST(SUM("{m}") AS BIGINT)' for m in measures)
-    sql = f"SELECT dim, key, {sums} FROM ({' UNION ALL '.join(parts)}) AS cells GROUP BY dim, key"
+    return _raw(
+        conn, f"SELECT dim, key, {sums} FROM ({' UNION ALL '.join(parts)}) AS cells GROUP BY dim, key"
+    )
+
+
+def fleet_series(
+    conn: Connection,
+    segments: Sequence[Segment],
+    dim: str,
+    bucket_size: int,
+    measures: Sequence[str] = MEASURES,
+) -> list[tuple[Any, ...]]:
+    """``(key, bucket start, *measures)`` of one fleet dimension, summed per ``bucket_size``
+    bucket in the database (segments must be no coarser than the bucket)."""
+    if not segments or dim not in FLEET_SOURCES:
+        return []
+    cols = ", ".join(f'"{m}"' for m in measures)
+    parts = " UNION ALL ".join(
+        f"SELECT key, bucket_start_us - bucket_start_us % {int(bucket_size)} AS t, {cols} FROM fleet_rollups "
+        f"WHERE granularity = '{g}' AND dim = '{dim}' AND bucket_start_us >= {int(lo)} "
+        f"AND bucket_start_us < {int(hi)}"
+        for g, lo, hi in segments
+    )
+    sums = ", ".join(f'CAST(SUM("{m}") AS BIGINT)' for m in measures)
+    return _raw(conn, f"SELECT key, t, {sums} FROM ({parts}) AS cells GROUP BY key, t")
+
+
+def _raw(conn: Connection, sql: str) -> list[tuple[Any, ...]]:
+    """A parameterless read on the driver cursor (no placeholder processing: ``%`` is literal)."""
     raw = conn.connection.driver_connection
     assert raw is not None
     cur = raw.cursor()
