@@ -1,11 +1,12 @@
-"""Folding the fleet journal into ``fleet_rollups``.
+"""Folding the fleet journal into ``fleet_rollups`` (minute, hour, day) and ``fleet_spans``
+(4 h, 12 h, 2 to 64 days: what lets a fleet window be read as a few signed blocks).
 
 Why a journal: fleet-wide rows (total spend per hour, spend per model, …) are shared by
 every agent. Updating them inside each agent's transaction would make all agents queue
 on the same few rows (and deadlock-prone on PostgreSQL), breaking "one agent, one lock".
 So the observer only inserts journal rows, and this fold — run by the sweeper every
-second and before benchmarks — takes a batch out of the journal and adds it to the fleet
-rollups *in one transaction*. Every journal row is therefore counted exactly once: either
+second and before benchmarks — takes a batch out of the journal and adds it to every
+fleet level *in one transaction*. Every journal row is therefore counted exactly once: either
 still in the journal or already folded. Fleet queries read both in one snapshot, so they
 are exact even between folds; the fold only keeps the journal small so queries stay fast.
 

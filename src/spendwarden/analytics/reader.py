@@ -1,7 +1,8 @@
 """Reading rollups for a scope (fleet, owner, agent) and a window, as plain numbers.
 
-The fleet scope reads ``fleet_rollups`` plus the not-yet-folded journal (both in one read
-transaction, so the same snapshot); an owner or agent scope reads the per-agent rollups,
+The fleet scope reads ``fleet_rollups`` and ``fleet_spans`` (totals as signed blocks,
+``windows.fleet_blocks``; series per bucket) plus the not-yet-folded journal (all in one
+read transaction, so the same snapshot); an owner or agent scope reads the per-agent rollups,
 which are exact at commit. Results are ``{dim: {key: measures}}`` where measures follow
 ``queries_analytics.MEASURES`` (amount, count, failed_count, retry_amount, input and
 output tokens); user rows carry amount and count only.
