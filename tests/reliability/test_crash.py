@@ -33,7 +33,7 @@ from tests.reliability.load import CAPPED, Load, create_agents, verify_cli, wait
 from tests.reliability.proc import Server
 
 KILLS = int(os.environ.get("SPENDWARDEN_CRASH_KILLS", "50"))  # per backend
-BUDGET_SECONDS = float(os.environ.get("SPENDWARDEN_CRASH_SECONDS", "75"))  # per backend, bounds CI time
+BUDGET_SECONDS = float(os.environ.get("SPENDWARDEN_CRASH_SECONDS", "80"))  # per backend, bounds CI time
 HOLD_TTL = 3
 FIGURES = Path(os.environ.get("SPENDWARDEN_FIGURES_DIR", "/tmp")) / "spendwarden-crash-figures.json"
 

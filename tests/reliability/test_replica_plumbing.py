@@ -77,14 +77,19 @@ def test_racing_authorizations_over_two_server_processes_never_overspend(
         ).json()
         agent = {"Authorization": f"Bearer {created['api_key']}"}
 
-        def attempt(i: int) -> int:
-            base = one if i % 2 else two
-            with httpx.Client(timeout=30) as c:
-                return c.post(f"{base}/v1/authorize", json={"amount_usd": "0.01"}, headers=agent).status_code
+        # One client shared by the 16 racing threads (a client per request builds an SSL
+        # context each time: most of this test's time on a loaded machine).
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+        with httpx.Client(timeout=30, limits=limits) as client:
 
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            codes = list(pool.map(attempt, range(1000)))
+            def attempt(i: int) -> int:
+                base = one if i % 2 else two
+                r = client.post(f"{base}/v1/authorize", json={"amount_usd": "0.01"}, headers=agent)
+                return r.status_code
+
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                codes = list(pool.map(attempt, range(1000)))
         assert codes.count(200) == 100, (codes.count(200), time.monotonic() - started)
         assert set(codes) == {200, 402}
         me = httpx.get(f"{one}/v1/me", headers=agent).json()
