@@ -6,7 +6,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from spendwarden.analytics.rollup import DAY_US, MINUTE_US, Cells, add_into, aggregate, floor_to, measures
+from spendwarden.analytics.rollup import (
+    DAY_US,
+    MINUTE_US,
+    SIZES,
+    Cells,
+    add_into,
+    aggregate,
+    floor_to,
+    measures,
+)
 
 
 def _rows(n: int) -> list[dict[str, Any]]:
@@ -48,4 +57,11 @@ def test_aggregate_matches_per_row_measures() -> None:
     got_journal = {tuple(r[k] for k in keys): [r[m] for m in names] for r in batch["journal"]}
     assert got_journal == journal
     assert {(r["day_us"], r["task_id"]): [r["amount"], r["count"]] for r in batch["tasks"]} == tasks
+    cube: Cells = {}
+    for key, values in journal.items():
+        for g, size in SIZES.items():
+            add_into(cube, (g, floor_to(key[0], size), *key[1:-1]), values)
+    cube_keys = ("granularity", "bucket_start_us", "model", "vendor", "rail", "tool", "kind", "status")
+    assert {tuple(r[k] for k in cube_keys): [r[m] for m in names] for r in batch["cube"]} == cube
+    assert all(r["agent_id"] == "a" and r["owner"] == "team" for r in batch["cube"] + batch["journal"])
     assert sum(r["count"] for r in batch["cube"] if r["granularity"] == "d") == len(rows)

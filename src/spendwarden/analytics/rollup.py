@@ -138,6 +138,9 @@ def aggregate(
     }
 
 
+_M0, _M1, _M2, _M3, _M4, _M5 = qa.MEASURES  # six measures, in the order ``measures`` gives them
+
+
 def _cube_row(agent_id: str, owner: str, key: tuple[Any, ...], values: list[int]) -> dict[str, Any]:
     g, bucket, model, vendor, rail, tool, kind, status = key
     return {
@@ -151,7 +154,12 @@ def _cube_row(agent_id: str, owner: str, key: tuple[Any, ...], values: list[int]
         "tool": tool,
         "kind": kind,
         "status": status,
-        **dict(zip(qa.MEASURES, values, strict=True)),
+        _M0: values[0],
+        _M1: values[1],
+        _M2: values[2],
+        _M3: values[3],
+        _M4: values[4],
+        _M5: values[5],
     }
 
 
@@ -168,7 +176,12 @@ def _journal_row(agent_id: str, owner: str, key: tuple[Any, ...], values: list[i
         "kind": kind,
         "status": status,
         "user_id": user,
-        **dict(zip(qa.MEASURES, values, strict=True)),
+        _M0: values[0],
+        _M1: values[1],
+        _M2: values[2],
+        _M3: values[3],
+        _M4: values[4],
+        _M5: values[5],
     }
 
 

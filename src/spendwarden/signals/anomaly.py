@@ -45,6 +45,22 @@ def measure(state: AgentSignalState, v: Velocity, mix: RailMix | None, cfg: Sign
     return Anomaly(score, vr, rail, accel)
 
 
+def could_fire(v: Velocity, mix: RailMix | None, cfg: SignalConfig) -> bool:
+    """False when the score cannot reach the threshold even with the burn term at its
+    maximum (the velocity and rail terms are computed exactly as ``measure`` does, and
+    float addition is monotone), so ``check(measure(...))`` would return None."""
+    if cfg.anomaly_weight_burn < 0:
+        return True
+    vr = v.ratio if v.usd_per_hour >= cfg.velocity_min_usd_per_hour else 0.0
+    rail = mix.score if mix is not None else 0.0
+    bound = (
+        cfg.anomaly_weight_velocity * min(vr / cfg.anomaly_velocity_cap, 1.0)
+        + cfg.anomaly_weight_rail * rail
+        + cfg.anomaly_weight_burn * 1.0
+    )
+    return not bound < cfg.anomaly_threshold
+
+
 def check(a: Anomaly, cfg: SignalConfig) -> Hit | None:
     if a.score < cfg.anomaly_threshold:
         return None

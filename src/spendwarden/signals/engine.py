@@ -18,7 +18,7 @@ from spendwarden.signals.alerts import canonical_cycle, payment_loop_alert
 from spendwarden.signals.conditions import SignalOutcome, clear, fire_once, settle
 from spendwarden.signals.config import DEFAULT_CONFIG, SignalConfig, effective
 from spendwarden.signals.facts import SPENDING_STATUSES, AgentContext, TaskEventFact, TxnFact, to_ts
-from spendwarden.signals.loops import check_runaway
+from spendwarden.signals.loops import check_runaway, runaway_quiet
 from spendwarden.signals.record import advance_to, is_tool_call, record_txn
 from spendwarden.signals.state import AgentSignalState
 
@@ -134,23 +134,28 @@ def _evaluate_flow(
     fp: str | None,
     when: datetime,
 ) -> None:
-    state, agent = out.state, ctx.agent_id
+    # Every rule is evaluated after every event; a rule whose condition is closed is skipped
+    # only when a cheap bound proves its check would return None (settle would do nothing).
+    state, agent, active = out.state, ctx.agent_id, out.state.active
     v = velocity.measure(state, ctx.tier, cfg)
     settle(out, "velocity_spike", velocity.check(v, cfg), agent, when)
-    loop = state.active.get("runaway_loop")
-    settle(
-        out,
-        "runaway_loop",
-        check_runaway(state, fact, fp, loop[3] if loop else None, loop is not None, ctx.tier, cfg),
-        agent,
-        when,
-    )
+    loop = active.get("runaway_loop")
+    if loop is not None or not runaway_quiet(state, fp, cfg):
+        settle(
+            out,
+            "runaway_loop",
+            check_runaway(state, fact, fp, loop[3] if loop else None, loop is not None, ctx.tier, cfg),
+            agent,
+            when,
+        )
     mix = rails.measure(state, cfg)
     settle(out, "rail_shift", rails.check(mix, cfg), agent, when)
-    settle(out, "anomaly_score", anomaly.check(anomaly.measure(state, v, mix, cfg), cfg), agent, when)
-    q = quality.measure(state, cfg)
-    settle(out, "retry_cost", quality.check_retry(q, cfg), agent, when)
-    settle(out, "failure_rate", quality.check_failures(q, cfg), agent, when)
+    if "anomaly_score" in active or anomaly.could_fire(v, mix, cfg):
+        settle(out, "anomaly_score", anomaly.check(anomaly.measure(state, v, mix, cfg), cfg), agent, when)
+    if "retry_cost" in active or "failure_rate" in active or not quality.too_few_calls(state, cfg):
+        q = quality.measure(state, cfg)
+        settle(out, "retry_cost", quality.check_retry(q, cfg), agent, when)
+        settle(out, "failure_rate", quality.check_failures(q, cfg), agent, when)
     conc = state.active.get("tool_concentration")
     tool = conc[3] if conc is not None else (fact.tool if fact is not None else None)
     if tool is not None:

@@ -31,6 +31,13 @@ def tx_rate(state: AgentSignalState) -> int:
     return max(state.m_count[head % MIN_SLOTS], state.m_count[(head - 1) % MIN_SLOTS])
 
 
+def runaway_quiet(state: AgentSignalState, fp: str | None, cfg: SignalConfig) -> bool:
+    """True when ``check_runaway`` on a closed condition must return None: both of its limits
+    are at least their configured floors, and neither floor is reached."""
+    identical = state.f_tot.get(fp, 0) if fp is not None else 0
+    return tx_rate(state) < cfg.runaway_min_tx_per_min and identical < cfg.runaway_identical
+
+
 def check_runaway(
     state: AgentSignalState,
     fact: TxnFact | None,

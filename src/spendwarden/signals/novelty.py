@@ -26,6 +26,17 @@ def learned(state: AgentSignalState, ts: int, cfg: SignalConfig) -> bool:
     )
 
 
+_codes: dict[str, str] = {}
+
+
+def _code(name: str) -> str:
+    """A name's CRC-32 hex, remembered (the same few names come with every event)."""
+    if len(_codes) >= 10_000:
+        _codes.clear()
+    code = _codes[name] = f"{zlib.crc32(name.encode()):08x}"
+    return code
+
+
 def check_new(state: AgentSignalState, fact: TxnFact, ts: int, cfg: SignalConfig) -> list[Hit]:
     """Learn the fact's vendor, endpoint and tool; one Hit per name never seen before."""
     hits: list[Hit] = []
@@ -34,7 +45,9 @@ def check_new(state: AgentSignalState, fact: TxnFact, ts: int, cfg: SignalConfig
         if name is None:
             continue
         seen = state.seen[kind]
-        code = f"{zlib.crc32(name.encode()):08x}"
+        code = _codes.get(name)
+        if code is None:
+            code = _code(name)
         if code in seen or len(seen) >= MAX_SEEN:
             continue
         seen[code] = ts

@@ -189,13 +189,18 @@ class SignalsObserver:
     def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None:
         state = load_state(ctx)
         contexts: dict[tuple[int, str | None], AgentContext] = {}
+        # Without caps the context holds no spend figures: one serves every row of the batch.
+        shared = agent_context(ctx, None, None) if not ctx.agent.caps else None
         for row in rows:
             if row["status"] not in ("settled", "failed"):
                 continue
-            key: tuple[int, str | None] = (row["occurred_at"] // HOUR_US, row["task_id"])
-            if key not in contexts or len(rows) == 1:
-                contexts[key] = agent_context(ctx, row["occurred_at"], row["task_id"])
-            actx = contexts[key]
+            if shared is not None:
+                actx = shared
+            else:
+                key: tuple[int, str | None] = (row["occurred_at"] // HOUR_US, row["task_id"])
+                if key not in contexts or len(rows) == 1:
+                    contexts[key] = agent_context(ctx, row["occurred_at"], row["task_id"])
+                actx = contexts[key]
             apply_outcome(ctx, observe_transaction(state, txn_fact(row), actx, self.cfg))
             if row["counterparty_agent_id"] and row["status"] == "settled":
                 self._payment_cycle(ctx, state, actx, row)

@@ -35,6 +35,13 @@ def measure(state: AgentSignalState, cfg: SignalConfig) -> Quality:
     )
 
 
+def too_few_calls(state: AgentSignalState, cfg: SignalConfig) -> bool:
+    """True when the window holds fewer calls than either rule needs (both checks return None)."""
+    w, head = cfg.quality_window_minutes, state.m_head
+    calls = ring_sum(state.m_count, head, head, w)
+    return calls < cfg.retry_min_calls and calls < cfg.failure_min_calls
+
+
 def check_retry(q: Quality, cfg: SignalConfig) -> Hit | None:
     if (
         q.spend < cfg.retry_min_spend

@@ -36,8 +36,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def fingerprint(fact: TxnFact) -> str:
     """The identity of a request for runaway detection: (tool, endpoint, model), as CRC-32 hex."""
-    key = f"{fact.tool}\x1f{fact.endpoint}\x1f{fact.model}"
-    return f"{zlib.crc32(key.encode()):x}"
+    parts = (fact.tool, fact.endpoint, fact.model)
+    fp = _fingerprints.get(parts)
+    if fp is None:
+        if len(_fingerprints) >= 10_000:
+            _fingerprints.clear()
+        key = f"{fact.tool}\x1f{fact.endpoint}\x1f{fact.model}"
+        fp = _fingerprints[parts] = f"{zlib.crc32(key.encode()):x}"
+    return fp
+
+
+_fingerprints: dict[tuple[str | None, str | None, str | None], str] = {}
 
 
 def is_tool_call(fact: TxnFact) -> bool:
