@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from spendwarden.clock import FrozenClock
+from spendwarden.db import queries_ingest as qi
 from spendwarden.ingest.plugin import sender_of
 from spendwarden.runtime import Runtime
 from tests.factories import bearer, make_agent
@@ -130,3 +131,28 @@ def test_filters_disable_and_validation(
     assert sender_of(runtime).deliver_due() == 0
     assert client.delete(f"/v1/webhooks/{made['webhook']['id']}", headers=admin_headers).status_code == 204
     assert client.get(f"/v1/webhooks/{made['webhook']['id']}", headers=admin_headers).status_code == 404
+
+
+def test_deliveries_commit_with_the_ledger_row(
+    runtime: Runtime, client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    """The outbox rows are written in the ledger's own transaction: a process that dies
+    right after the commit (no publisher ever runs) still has every delivery queued, and
+    a write that rolls back queues nothing."""
+    made = client.post(
+        "/v1/webhooks", json={"url": "http://127.0.0.1:9/x", "events": ["*"]}, headers=admin_headers
+    )
+    assert made.status_code == 201
+    sub_id = made.json()["webhook"]["id"]
+    key = make_agent(runtime.ledger, "outbox-bot", daily="1")
+    runtime.ledger.core.publishers.clear()  # "crash" between commit and publishing
+
+    ok = client.post("/v1/transactions", json={"amount_usd": "0.25", "vendor": "openai"}, headers=bearer(key))
+    assert ok.status_code == 201, ok.text
+    denied = client.post("/v1/authorize", json={"amount_usd": "5"}, headers=bearer(key))
+    assert denied.status_code == 402
+
+    with runtime.store.read() as conn:
+        rows = qi.list_webhook_deliveries(conn, sub_id, status=None, before=None, limit=100)
+    events = sorted(d["event"] for d in rows)
+    assert events == ["agent.created", "transaction.recorded"]

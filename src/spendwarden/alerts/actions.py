@@ -41,6 +41,7 @@ def _alert_tx(core: LedgerCore, agent_id: str | None) -> Iterator[tuple[Connecti
     emitted: list[Emitted] = []
     with core.store.write() as conn:
         yield conn, emitted, to_us(core.clock.now())
+        core.stage(conn, emitted)
     core.publish(emitted)
 
 

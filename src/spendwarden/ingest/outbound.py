@@ -1,8 +1,9 @@
 """Outbound webhooks: subscribers hear ``transaction.*``, ``alert.*`` and ``agent.*`` events.
 
-The write path never waits for a subscriber. After a ledger transaction commits, the
-publisher writes matching deliveries to the outbox in its own short transaction (no
-network I/O, and nothing at all when no subscription matches); the sender worker claims
+The write path never waits for a subscriber. Matching deliveries are written to the
+outbox inside the ledger transaction that produced the event (no network I/O, nothing at
+all when no subscription matches), so a crash right after the commit loses none; after
+the commit the publisher only wakes the sender worker, which claims
 due rows (``SKIP LOCKED`` on PostgreSQL), posts them concurrently with a timeout, and
 retries failures with exponential backoff. Bodies are signed exactly like the alert
 notifier's generic webhook (``spendwarden.alerts.formats.sign``).
@@ -11,7 +12,6 @@ notifier's generic webhook (``spendwarden.alerts.formats.sign``).
 from __future__ import annotations
 
 import fnmatch
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +29,6 @@ from spendwarden.ids import new_id
 from spendwarden.ledger.context import Emitted
 from spendwarden.ledger.types import loads
 
-log = logging.getLogger("spendwarden.webhooks")
 VERSION_KEY = "webhooks"
 
 
@@ -45,7 +44,7 @@ def envelope(delivery_id: str, event: str, payload: dict[str, Any], created_at: 
 
 
 class WebhookSender(DeliveryWorker):
-    """Publisher (outbox writer) and sender worker of one process."""
+    """Outbox writer, publisher (wake-up) and sender worker of one process."""
 
     backoff_cap = 3600.0
     gone_reasons = ("subscription deleted",)
@@ -72,12 +71,13 @@ class WebhookSender(DeliveryWorker):
         self._subs_version = -1
         self._checked_at = float("-inf")
 
-    # --- publisher: after commit, into the outbox ---------------------------------------
+    # --- outbox: in the ledger's own transaction -----------------------------------------
 
-    def on_events(self, events: list[Emitted]) -> None:
-        """Queue deliveries for committed events; cheap when nobody subscribes."""
+    def stage(self, conn: Connection, events: list[Emitted]) -> None:
+        """Queue deliveries for these events in the transaction that produced them, so
+        they commit (or roll back) with it; nothing at all when nobody subscribes."""
         subs = self.subscriptions()
-        if not subs or not events:
+        if not subs:
             return
         now = to_us(self.clock.now())
         rows = [
@@ -86,15 +86,13 @@ class WebhookSender(DeliveryWorker):
             for sub in subs
             if wants(sub["events"], event.name)
         ]
-        if not rows:
-            return
-        try:
-            with self.store.write() as conn:
-                qi.insert_webhook_deliveries(conn, rows)
-        except Exception:  # the ledger write already committed; never fail the caller
-            log.exception("could not queue %d webhook deliveries", len(rows))
-            return
-        self._wake.set()
+        if rows:
+            qi.insert_webhook_deliveries(conn, rows)
+
+    def on_events(self, events: list[Emitted]) -> None:
+        """A publisher: after commit, wake the sender when deliveries may be waiting."""
+        if events and self.subscriptions():
+            self._wake.set()
 
     def _row(self, sub_id: str, event: str, payload: dict[str, Any], now: int) -> dict[str, Any]:
         return {

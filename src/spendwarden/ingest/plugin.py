@@ -40,6 +40,7 @@ def install(runtime: Runtime) -> None:
         timeout=settings.webhook_timeout_seconds,
     )
     setattr(runtime, SENDER_ATTR, sender)
+    runtime.ledger.core.outboxes.append(sender.stage)
     runtime.ledger.core.publishers.append(sender.on_events)
     runtime.workers.add("webhooks", 0.001, sender.run_once)
 

@@ -13,7 +13,7 @@ from spendwarden.errors import AgentExists, AgentNotFound, InvalidState, NotFoun
 from spendwarden.ids import new_id
 from spendwarden.ledger.audit import append_audit
 from spendwarden.ledger.chain import GENESIS
-from spendwarden.ledger.context import LedgerCore, TxContext
+from spendwarden.ledger.context import Emitted, LedgerCore, TxContext
 from spendwarden.ledger.keys import hash_secret, key_prefix, new_agent_key
 from spendwarden.ledger.record import halt_agent
 from spendwarden.ledger.render import agent_public
@@ -118,9 +118,11 @@ def create_agent(core: LedgerCore, spec: AgentSpec, *, actor: str) -> tuple[dict
                 at=now_us,
                 after={"key_id": key_row["id"], "prefix": key_row["prefix"]},
             )
+            created = [Emitted("agent", "agent.created", {"agent_id": agent.id, **public})]
+            core.stage(conn, created)
     except IntegrityError:
         raise AgentExists(agent_id=spec.id) from None
-    core.publish_agent(agent.id, "agent.created", public)
+    core.publish(created)
     return public, secret
 
 

@@ -65,6 +65,9 @@ class Observer(Protocol):
 
 
 Publisher = Callable[[list[Emitted]], None]
+# Writes what committed events must cause (an outbox row) in the same transaction, so a
+# crash between commit and publishing loses nothing.
+Outbox = Callable[[Connection, list[Emitted]], None]
 # (provider, model, usage, at) -> (amount in micros, price data version)
 Pricer = Callable[[str | None, str, Any, datetime], tuple[int, str]]
 
@@ -78,10 +81,14 @@ class LedgerCore:
     settings: Settings
     observers: list[Observer] = field(default_factory=list)
     publishers: list[Publisher] = field(default_factory=list)
+    outboxes: list[Outbox] = field(default_factory=list)
     pricer: Pricer | None = None
 
-    def publish_agent(self, agent_id: str, name: str, payload: dict[str, Any]) -> None:
-        self.publish([Emitted("agent", name, {"agent_id": agent_id, **payload})])
+    def stage(self, conn: Connection, events: list[Emitted]) -> None:
+        """Inside the transaction that produced ``events``: let outboxes record them."""
+        if events:
+            for outbox in self.outboxes:
+                outbox(conn, events)
 
     def publish(self, events: list[Emitted]) -> None:
         if not events:

@@ -1,4 +1,5 @@
-"""One unit of work for one agent: lock, act, flush the state row, commit, then publish."""
+"""One unit of work for one agent: lock, act, flush the state row, stage outbox rows,
+commit, then publish."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def agent_unit(
         if changed:
             changed["updated_at"] = ctx.now_us
             hot.update_state(conn, postgres, agent_id, changed)
+        core.stage(conn, ctx.emitted)
     core.publish(ctx.emitted)
 
 
@@ -84,7 +86,9 @@ def agents_unit(core: LedgerCore, agent_ids: list[str]) -> Iterator[dict[str, Tx
             if any(c.state[f] != before[a][f] for f in STATE_FIELDS)
         ]
         hot.update_states(conn, postgres, (*STATE_FIELDS, "updated_at"), changed)
-    core.publish([e for c in contexts.values() for e in c.emitted])
+        emitted = [e for c in contexts.values() for e in c.emitted]
+        core.stage(conn, emitted)
+    core.publish(emitted)
 
 
 _parsed: dict[tuple[object, ...], Agent] = {}
