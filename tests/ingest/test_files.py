@@ -121,3 +121,20 @@ def test_export_then_import_into_a_fresh_database_reproduces_totals(runtime: Run
         assert other.ledger.verify()["ok"]
     finally:
         other.close()
+
+
+def test_cli_rerun_reports_what_this_run_added(runtime: Runtime, tmp_path: Path) -> None:
+    make_agent(runtime.ledger, "a")
+    src = write_ndjson(tmp_path / "e.ndjson", [{"agent_id": "a", "amount_usd": "0.10"} for _ in range(3)])
+    db = ["-d", runtime.settings.database_url]
+    first = runner.invoke(app, ["import", str(src), *db])
+    assert first.exit_code == 0, first.output
+    assert "accepted 3, duplicates 0, rejected 0" in first.output
+    assert "resumed" not in first.output
+    again = runner.invoke(app, ["import", str(src), *db])
+    assert again.exit_code == 0, again.output
+    assert "accepted 0, duplicates 0, rejected 0" in again.output
+    assert "they accepted 3, duplicates 0, rejected 0" in " ".join(again.output.split())
+    restarted = runner.invoke(app, ["import", str(src), "--restart", *db])
+    assert "accepted 0, duplicates 3, rejected 0" in restarted.output
+    assert total(runtime, "a") == "0.300000"

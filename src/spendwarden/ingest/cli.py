@@ -68,10 +68,15 @@ def import_events(
             batch_size=batch_size,
             progress=lambda done: bar.update(task, completed=done),
         )
+    accepted, duplicates, rejected = state.this_run()
     console.print(
-        f"accepted {state.accepted}, duplicates {state.duplicates}, rejected {state.rejected}"
-        + (f" (see {target})" if state.rejected else "")
+        f"accepted {accepted}, duplicates {duplicates}, rejected {rejected}"
+        + (f" (see {target})" if rejected else "")
     )
+    if state.earlier != (0, 0, 0):
+        a, d, r = state.earlier
+        console.print(f"resumed where earlier runs stopped (they accepted {a}, duplicates {d}, rejected {r})")
+        console.print("--restart reads the file from the start again; nothing is counted twice")
     if not state.rejected and target.exists() and target.stat().st_size == 0:
         target.unlink()
 

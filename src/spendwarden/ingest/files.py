@@ -60,11 +60,19 @@ class FileIdentity:
 
 @dataclass
 class ImportState:
+    """Totals over every run on this file; ``earlier`` is what runs before this one had
+    counted (accepted, duplicates, rejected), so a resumed run can say what it added."""
+
     offset: int = 0
     line: int = 0
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    earlier: tuple[int, int, int] = (0, 0, 0)
+
+    def this_run(self) -> tuple[int, int, int]:
+        a, d, r = self.earlier
+        return self.accepted - a, self.duplicates - d, self.rejected - r
 
 
 def records(
@@ -156,6 +164,7 @@ def import_file(
     """Import ``path`` in batches, continuing from the stored offset unless ``restart``."""
     ident = FileIdentity.of(path)
     state = ImportState() if restart else _load_state(core, ident)
+    state.earlier = (state.accepted, state.duplicates, state.rejected)
     mapper = canonical_mapper(core, now=core.clock.now(), default_source="import")
     with path.open("rb") as fh, rejects.open("ab" if state.offset else "wb") as bad:
         fh.seek(state.offset)
