@@ -26,6 +26,7 @@ import platform
 import random
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -163,15 +164,18 @@ def reuse(url: str) -> dict[str, Any]:
 # --- timing -------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """Median wall time in ms over ``repeat`` runs (after one warm-up), and the last result."""
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
+    """Median wall and CPU time (this process: Python and SQLite, not a PostgreSQL server) in ms
+    over ``repeat`` runs after one warm-up, and the last result. On a shared machine the CPU
+    time says what the query costs; the wall time adds waiting for a core."""
     result = fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = fn()
         times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), result
+        cpu.append((time.process_time() - c) * 1000)
+    return statistics.median(times), statistics.median(cpu), result
 
 
 def raw_groupby_summary(store: Store, w: windows.Window) -> dict[str, Any]:
@@ -227,7 +231,9 @@ def python_scan_summary(store: Store, w: windows.Window) -> dict[str, Any]:
     return {"total": (total, count), **sums}
 
 
-def run_queries(store: Store, settings: Settings, repeat: int) -> list[dict[str, Any]]:
+def run_queries(
+    store: Store, settings: Settings, repeat: int, baselines: bool = True
+) -> list[dict[str, Any]]:
     now = END
     w24 = windows.resolve(now, "24h", None, None)
     w30 = windows.resolve(now, "30d", None, None)
@@ -236,9 +242,9 @@ def run_queries(store: Store, settings: Settings, repeat: int) -> list[dict[str,
     rows = []
 
     def add(name: str, fn: Callable[[], Any], rep: int = repeat) -> Any:
-        ms, result = timed(fn, rep)
-        rows.append({"query": name, "ms": ms})
-        print(f"  {name:<48} {ms:10.2f} ms", flush=True)
+        ms, cpu, result = timed(fn, rep)
+        rows.append({"query": name, "ms": ms, "cpu": cpu})
+        print(f"  {name:<48} {ms:10.2f} ms  (cpu {cpu:.2f} ms)", flush=True)
         return result
 
     s24 = add(
@@ -265,6 +271,8 @@ def run_queries(store: Store, settings: Settings, repeat: int) -> list[dict[str,
     )
     add("agent profile (rollups)", lambda: profile.agent_profile(store, "agent-0007", now))
     add("forecast fleet (rollups)", lambda: forecast.forecast(store, now, Scope()))
+    if not baselines:
+        return rows
     g24 = add("summary fleet 24h (GROUP BY raw rows)", lambda: raw_groupby_summary(store, w24), 3)
     g30 = add("summary fleet 30d (GROUP BY raw rows)", lambda: raw_groupby_summary(store, w30), 1)
     add("summary fleet 24h (Python scan of raw rows)", lambda: python_scan_summary(store, w24), 1)
@@ -346,6 +354,9 @@ def main() -> None:
         help="Time the queries on a database an earlier run loaded (its URL, printed by that run; "
         "migrated first), instead of loading --events.",
     )
+    parser.add_argument(
+        "--rollups-only", action="store_true", help="Skip the GROUP BY and Python-scan baselines."
+    )
     args = parser.parse_args()
     results = []
     sizes_to_load = [int(x) for x in args.events.split(",")] if args.reuse is None else [0]
@@ -365,7 +376,7 @@ def main() -> None:
                 "n": info["events"],
                 "info": info,
                 "sizes": sizes,
-                "rows": run_queries(info["store"], info["settings"], args.repeat),
+                "rows": run_queries(info["store"], info["settings"], args.repeat, not args.rollups_only),
             }
         )
         info["store"].dispose()
@@ -381,11 +392,15 @@ def render(results: list[dict[str, Any]], env: str, args: argparse.Namespace) ->
     lines = [head, "|---|" + "---:|" * len(results)]
     for i, row in enumerate(results[0]["rows"]):
         lines.append(
-            f"| {row['query']} | " + " | ".join(f"{r['rows'][i]['ms']:.1f} ms" for r in results) + " |"
+            f"| {row['query']} | "
+            + " | ".join(f"{r['rows'][i]['ms']:.1f} ms (cpu {r['rows'][i]['cpu']:.1f})" for r in results)
+            + " |"
         )
     ratios = []
     for r in results:
         ms = {x["query"]: x["ms"] for x in r["rows"]}
+        if args.rollups_only:
+            continue
         for w in ("24h", "30d"):
             rollup = ms[f"summary fleet {w} (rollups)"]
             ratios.append(
@@ -405,7 +420,8 @@ def render(results: list[dict[str, Any]], env: str, args: argparse.Namespace) ->
             "",
             f"Backend {backend}; {args.agents:,} agents over {args.days} days (2 models, 3 tools, 5 users each); "
             f"median of {args.repeat} runs for rollup queries. Machine: {env}. Run "
-            f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC with `python bench/query.py --events {args.events}`.",
+            f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M')} UTC with `python bench/query.py {' '.join(sys.argv[1:])}` "
+            f"(load average {os.getloadavg()[0]:.1f} at the end).",
             "",
             *lines,
             "",
