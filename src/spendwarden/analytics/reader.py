@@ -67,8 +67,8 @@ def breakdown(
         names = qa.MEASURES[:n_measures]
         pad = [0] * (N_MEASURES - n_measures)
         rows = qa.fleet_block_sums(conn, fleet_blocks(window, oldest), dims, names)
-        for dim, key, *values in rows:
-            out[dim][key] = [*values, *pad]  # one row per (dim, key)
+        for r in rows:  # one row per (dim, key)
+            out[r[0]][r[1]] = list(r[2:]) + pad
         for j in qa.journal_in(conn, window.start_us, window.end_us):
             for d in dims:
                 col = FLEET_DIMS[d]

@@ -8,7 +8,8 @@ same for the whole window: how many raw rows the answer stands for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -72,6 +73,7 @@ def summary(
         data = reader.breakdown(conn, scope, window, segs, dims, oldest, n_measures=3)
     total = data["total"].get("", [0] * 6)
     users = {k: v for k, v in data["user"].items() if k}
+    user_items = list(users.items())
     return {
         "window": window.public(),
         "scope": {"agent_id": scope.agent_id, "owner": scope.owner},
@@ -81,23 +83,31 @@ def summary(
         "events_in_window": total[1],
         "breakdowns": {d: _ranked(users if d == "user" else data[d], total[0], limit) for d in group_by},
         "top_users": {
-            "by_cost": [
-                entry(k, v, total[0])
-                for k, v in sorted(users.items(), key=lambda i: (-i[1][0], i[0]))[:TOP_USERS]
-            ],
-            "by_requests": [
-                entry(k, v, total[0])
-                for k, v in sorted(users.items(), key=lambda i: (-i[1][1], i[0]))[:TOP_USERS]
-            ],
+            "by_cost": [entry(k, v, total[0]) for k, v in _top(user_items, 0, TOP_USERS)],
+            "by_requests": [entry(k, v, total[0]) for k, v in _top(user_items, 1, TOP_USERS)],
         },
     }
 
 
+def _top(items: Collection[tuple[str, list[int]]], measure: int, n: int) -> list[tuple[str, list[int]]]:
+    """The ``n`` largest by ``measure`` (ties by key), as a full sort would give them, without
+    a Python key call per item: the n-th largest value is found first, then only the items
+    at or above it are sorted."""
+    if len(items) > n:
+        floor = heapq.nlargest(n, [v[measure] for _k, v in items])[-1]
+        items = [i for i in items if i[1][measure] >= floor]
+    return sorted(items, key=lambda i: (-i[1][measure], i[0]))[:n]
+
+
 def _ranked(values: dict[str, list[int]], total: int, limit: int) -> list[dict[str, Any]]:
-    ordered = sorted(((k, v) for k, v in values.items() if v[1] or v[0]), key=lambda i: (-i[1][0], i[0]))
-    out = [entry(k, v, total) for k, v in ordered[:limit]]
-    if len(ordered) > limit:
-        rest = [sum(v[0] for _k, v in ordered[limit:]), sum(v[1] for _k, v in ordered[limit:])]
+    present = [(k, v) for k, v in values.items() if v[1] or v[0]]
+    top = _top(present, 0, limit)
+    out = [entry(k, v, total) for k, v in top]
+    if len(present) > limit:
+        rest = [
+            sum(v[0] for _k, v in present) - sum(v[0] for _k, v in top),
+            sum(v[1] for _k, v in present) - sum(v[1] for _k, v in top),
+        ]
         out.append(entry("(other)", rest, total))
     return out
 
