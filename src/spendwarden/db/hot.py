@@ -78,6 +78,18 @@ FROM agent_state s JOIN agents a ON a.id = s.agent_id
 WHERE s.agent_id = :agent_id"""
 
 
+def _split_state(row: dict[str, Any], agent_id: str) -> dict[str, Any]:
+    """Take the ``s_*`` columns of a locked row out into the agent's state dict."""
+    return {
+        "agent_id": agent_id,
+        "seq": row.pop("s_seq"),
+        "head_id": row.pop("s_head_id"),
+        "head_hash": row.pop("s_head_hash"),
+        "held": row.pop("s_held"),
+        "signal_state": row.pop("s_signal_state"),
+    }
+
+
 def lock_agent(
     conn: Connection, postgres: bool, agent_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
@@ -86,15 +98,7 @@ def lock_agent(
     row = fetch_one(conn, postgres, text, {"agent_id": agent_id})
     if row is None:
         return None
-    state = {
-        "agent_id": agent_id,
-        "seq": row.pop("s_seq"),
-        "head_id": row.pop("s_head_id"),
-        "head_hash": row.pop("s_head_hash"),
-        "held": row.pop("s_held"),
-        "signal_state": row.pop("s_signal_state"),
-    }
-    return state, row
+    return _split_state(row, agent_id), row
 
 
 COUNTER_SCOPES = ("hourly", "daily", "weekly", "monthly", "total", "per_task")
@@ -131,15 +135,7 @@ def lock_agent_with_counters(
         amount, held = row.pop(f"c_{scope}_amount"), row.pop(f"c_{scope}_held")
         if amount is not None:
             found[scope] = (int(amount), int(held))
-    state = {
-        "agent_id": agent_id,
-        "seq": row.pop("s_seq"),
-        "head_id": row.pop("s_head_id"),
-        "head_hash": row.pop("s_head_hash"),
-        "held": row.pop("s_held"),
-        "signal_state": row.pop("s_signal_state"),
-    }
-    return state, row, found
+    return _split_state(row, agent_id), row, found
 
 
 def lock_agents(
@@ -161,15 +157,7 @@ def lock_agents(
         columns = [d[0] for d in cur.description]
         for values in cur.fetchall():
             row = dict(zip(columns, values, strict=True))
-            state = {
-                "agent_id": row["id"],
-                "seq": row.pop("s_seq"),
-                "head_id": row.pop("s_head_id"),
-                "head_hash": row.pop("s_head_hash"),
-                "held": row.pop("s_held"),
-                "signal_state": row.pop("s_signal_state"),
-            }
-            found[row["id"]] = (state, row)
+            found[row["id"]] = (_split_state(row, row["id"]), row)
     return found
 
 
