@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from spendwarden.api.convert import authorize_request, settle_event, transaction_event
 from spendwarden.api.deps import AgentDep, IdempotencyHeader, LedgerDep, run_db
+from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import (
     AuthorizeBody,
     AuthorizeResponse,
@@ -31,11 +32,14 @@ DENIALS: dict[int | str, dict[str, Any]] = {
 @router.post("/authorize", response_model=AuthorizeResponse, responses=DENIALS)
 async def authorize(
     body: AuthorizeBody, agent: AgentDep, ledger: LedgerDep, key: IdempotencyHeader
-) -> dict[str, Any]:
+) -> FastJSON:
     """Check every cap and the policy, and hold the expected cost — one atomic step."""
     agent_id, request = agent.agent_id, authorize_request(body)
     assert agent_id is not None
-    return await run_db(ledger, lambda: ledger.authorize(agent_id, request, key or body.idempotency_key))
+    result = await run_db(ledger, lambda: ledger.authorize(agent_id, request, key or body.idempotency_key))
+    # Sent as built: the ledger renders exactly AuthorizeResponse (the schema tests hold it
+    # to that), and re-validating it on the hot path would cost more than the SQL.
+    return FastJSON(result)
 
 
 @router.post("/authorizations/{authorization_id}/settle", responses=DENIALS)
