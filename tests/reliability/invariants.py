@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from spendwarden.clock import from_us
-from spendwarden.db.tables.core import agent_state, holds, spend_counters, transactions
+from spendwarden.db.tables.core import agent_state, agents, holds, spend_counters, transactions
 from spendwarden.ledger.record import counter_delta
 from spendwarden.ledger.windows import window_keys
 from spendwarden.runtime import Runtime
@@ -128,14 +128,64 @@ def settled_total(conn: Connection, agent_id: str) -> int:
     return sum(counter_delta(r.status, int(r.amount)) for r in rows)
 
 
+def late_settled(conn: Connection, agent_id: str) -> tuple[int, int]:
+    """(count, amount) of settlements recorded after their hold's expiry time: the hold may
+    have expired first and released its headroom to other authorizations."""
+    late = conn.execute(
+        select(transactions.c.amount)
+        .join(holds, holds.c.id == transactions.c.hold_id)
+        .where(transactions.c.agent_id == agent_id, transactions.c.recorded_at > holds.c.expires_at)
+    ).all()
+    return len(late), sum(int(r.amount) for r in late)
+
+
+def spend_timeline(conn: Connection, agent_id: str) -> str:
+    """Every hold of the agent with its settlement, in time order (for a failure message)."""
+    rows = conn.execute(
+        select(
+            holds.c.id,
+            holds.c.amount,
+            holds.c.status,
+            holds.c.created_at,
+            holds.c.expires_at,
+            holds.c.closed_at,
+            transactions.c.amount.label("settled"),
+            transactions.c.recorded_at,
+        )
+        .outerjoin(transactions, transactions.c.hold_id == holds.c.id)
+        .where(holds.c.agent_id == agent_id)
+        .order_by(holds.c.created_at)
+    ).all()
+    return "\n" + "\n".join(str(tuple(r)) for r in rows)
+
+
+def check_cap(conn: Connection, agent_id: str, cap: int) -> int:
+    """Authorizations never promise more than the cap: settled spend is within it, except what
+    settlements arriving after their hold expired added (DESIGN §1.3: the actual spend is
+    recorded, and a resulting breach halts the agent). Returns the late settlements."""
+    total = settled_total(conn, agent_id)
+    late, late_amount = late_settled(conn, agent_id)
+    assert total - late_amount <= cap, (
+        f"{agent_id} spent {total} over its total cap {cap} ({late} late settlements): "
+        + spend_timeline(conn, agent_id)
+    )
+    if total > cap:
+        status, reason = conn.execute(
+            select(agents.c.status, agents.c.status_reason).where(agents.c.id == agent_id)
+        ).one()
+        assert status == "halted" and "cap_breach" in (reason or ""), (
+            f"{agent_id} spent {total} past its cap {cap} through {late} late settlements "
+            f"but is {status} ({reason})"
+        )
+    return late
+
+
 def check_all(runtime: Runtime, acks: Acks, caps: dict[str, int]) -> dict[str, int]:
     """Run every check; returns figures for the report."""
     with runtime.store.read() as conn:
         check_acknowledged(conn, acks)
         counters = check_counters(conn)
-        for agent_id, cap in caps.items():
-            total = settled_total(conn, agent_id)
-            assert total <= cap, f"{agent_id} spent {total} over its total cap {cap}"
+        late = sum(check_cap(conn, agent_id, cap) for agent_id, cap in caps.items())
         n_txn = conn.execute(select(func.count()).select_from(transactions)).scalar_one()
         n_holds = conn.execute(select(func.count()).select_from(holds)).scalar_one()
         retried = retried_authorizations(conn, acks)
@@ -143,6 +193,7 @@ def check_all(runtime: Runtime, acks: Acks, caps: dict[str, int]) -> dict[str, i
     assert report["ok"], report["findings"][:5]
     assert not [c for c in acks.codes if c >= 500], f"server errors answered: {dict(acks.codes)}"
     return {
+        "late_settlements_on_capped": late,
         "retried_authorize_got_original": retried["original"],
         "retried_authorize_got_fresh": retried["fresh"],
         "transactions": int(n_txn),
