@@ -1,0 +1,82 @@
+"""An authorization that waits for the agent's lock while a settlement of the same agent
+commits must see that settlement's spend.
+
+Found by the crash and replica-kill tests on PostgreSQL (a capped agent spent $3.01 of a
+$3.00 cap with every settlement on time). This is the race, made deterministic: a blocker
+holds the agent's row lock, a settlement queues behind it, then an authorization queues
+behind the settlement; the blocker lets go.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from spendwarden.config import Settings
+from spendwarden.db.engine import make_null_pool_engine
+from spendwarden.errors import CapExceeded
+from spendwarden.events import SpendEvent
+from spendwarden.ledger.agents import AgentSpec
+from spendwarden.ledger.types import AuthorizeRequest
+from spendwarden.money import usd
+from spendwarden.runtime import build_runtime
+from tests.conftest import ADMIN_TOKEN
+
+# Row locks and waiting transactions: PostgreSQL's case (SQLite has one writer at a time).
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database_url", ["postgres"], indirect=True)]
+
+
+def waiting_on_locks(database_url: str, n: int) -> None:
+    """Until ``n`` other sessions wait for a lock (the queue order is then known)."""
+    engine = make_null_pool_engine(database_url)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                waiting = conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                ).scalar_one()
+            if waiting >= n:
+                return
+            time.sleep(0.02)
+        pytest.fail(f"{n} sessions never queued for the lock")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug since 81d7ad1: db/hot.py lock_agent_with_counters reads spend_counters in the "
+    "statement that takes FOR UPDATE OF s; under READ COMMITTED, after waiting for the lock only the "
+    "locked agent_state row is re-read (held is fresh), the counters come from the snapshot taken "
+    "before the wait (spent is stale), so the settlement's spend is missed",
+)
+def test_authorization_queued_behind_a_settlement_sees_its_spend(database_url: str) -> None:
+    rt = build_runtime(Settings(database_url=database_url, admin_token=ADMIN_TOKEN), migrate=False)
+    blocker = make_null_pool_engine(database_url)
+    try:
+        spec = AgentSpec(id="capped", tier="custom", caps={"total": usd("1.00")})
+        rt.ledger.create_agent(spec, "test")
+        first = rt.ledger.authorize("capped", AuthorizeRequest(amount=usd("0.60")))
+        with ThreadPoolExecutor(max_workers=2) as pool, blocker.connect() as lock:
+            lock.execute(text("SELECT 1 FROM agent_state WHERE agent_id = 'capped' FOR UPDATE"))
+            settled: Future[Any] = pool.submit(
+                rt.ledger.settle, "capped", first["id"], SpendEvent(agent_id="capped", amount=usd("0.60"))
+            )
+            waiting_on_locks(database_url, 1)
+            second: Future[Any] = pool.submit(
+                rt.ledger.authorize, "capped", AuthorizeRequest(amount=usd("0.50"))
+            )
+            waiting_on_locks(database_url, 2)
+            lock.rollback()  # the settlement goes first, then the authorization
+            settled.result(timeout=10)
+            # $0.60 settled + $0.50 asked > $1.00: the authorization must be refused.
+            with pytest.raises(CapExceeded):
+                second.result(timeout=10)
+    finally:
+        blocker.dispose()
+        rt.close()
