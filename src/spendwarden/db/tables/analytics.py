@@ -15,8 +15,8 @@ one lock):
   in one snapshot, so they are exact at every moment. The fold also keeps
   ``fleet_spans``: the same cells in coarser aligned buckets (4 h, 12 h, 2 … 64 days), so
   any window is a handful of signed blocks (``analytics/windows.fleet_blocks``) however
-  many hours it spans. It is WITHOUT ROWID on SQLite (the key is the table: a block's
-  keys are one range read).
+  many hours it spans; its key carries the measures on both backends, so a block is one
+  range read of the index.
 
 ``billing_archive`` keeps, per agent, day and billing line, what retention deleted from
 the ledger, with the chain sequence range it covered, so reports on pruned periods still
@@ -29,7 +29,7 @@ microseconds UTC of the bucket start.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Table
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table
 
 from spendwarden.db.tables.meta import metadata, micros, timestamp
 
@@ -127,11 +127,27 @@ fleet_rollups = Table(
 fleet_spans = Table(
     "fleet_spans",
     metadata,
-    Column("span", String(3), primary_key=True),
-    Column("dim", String(10), primary_key=True),
-    Column("bucket_start_us", BigInteger, primary_key=True, autoincrement=False),
-    Column("key", String(200), primary_key=True),
+    Column("span", String(3), nullable=False),
+    Column("dim", String(10), nullable=False),
+    Column("bucket_start_us", BigInteger, nullable=False, autoincrement=False),
+    Column("key", String(200), nullable=False),
     *_measures(),
+    # The key holds the measures too (WITHOUT ROWID on SQLite, INCLUDE on PostgreSQL): a
+    # block's rows are read from the index alone, not fetched one heap page each.
+    PrimaryKeyConstraint(
+        "span",
+        "dim",
+        "bucket_start_us",
+        "key",
+        postgresql_include=[
+            "amount",
+            "count",
+            "failed_count",
+            "retry_amount",
+            "input_tokens",
+            "output_tokens",
+        ],
+    ),
     sqlite_with_rowid=False,
 )
 

@@ -7,7 +7,8 @@ Create Date: 2026-11-23
 Owned by the analytics part of the design (src/spendwarden/db/tables/analytics.py). The
 table is filled from the hourly fleet rollups already folded (every span is a sum of whole
 hours), so fleet totals stay exact across the upgrade; journal rows not yet folded reach
-the spans with their next fold.
+the spans with their next fold. The key carries the measures (WITHOUT ROWID on SQLite,
+INCLUDE on PostgreSQL) so a block is read from the index alone.
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ def upgrade() -> None:
         sa.Column("bucket_start_us", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         *[sa.Column(m, sa.BigInteger(), server_default="0", nullable=False) for m in MEASURES],
-        sa.PrimaryKeyConstraint("span", "dim", "bucket_start_us", "key", name=op.f("pk_fleet_spans")),
+        sa.PrimaryKeyConstraint(
+            "span",
+            "dim",
+            "bucket_start_us",
+            "key",
+            name=op.f("pk_fleet_spans"),
+            postgresql_include=list(MEASURES),
+        ),
         sqlite_with_rowid=False,
     )
     cols = ", ".join(f'"{m}"' for m in MEASURES)
