@@ -52,6 +52,7 @@ from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.bulk import record_batch
 from spendwarden.ledger.record import counter_delta
 from spendwarden.ledger.service import Ledger
+from spendwarden.money import format_amount
 
 END = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MODELS = [
@@ -278,7 +279,7 @@ def run_queries(
     add("summary fleet 24h (Python scan of raw rows)", lambda: python_scan_summary(store, w24), 1)
     add("summary fleet 30d (Python scan of raw rows)", lambda: python_scan_summary(store, w30), 1)
     for s, g in ((s24, g24), (s30, g30)):  # the fast answer is also the right one
-        assert s["count"] == g["total"][1] and s["total_usd"] == f"{g['total'][0] / 1e6:.6f}", (
+        assert s["count"] == g["total"][1] and s["total_usd"] == format_amount(int(g["total"][0])), (
             s["total_usd"],
             g,
         )
