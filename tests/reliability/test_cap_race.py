@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from spendwarden.config import Settings
 from spendwarden.db.engine import make_null_pool_engine
-from spendwarden.errors import CapExceeded
+from spendwarden.errors import AgentHalted, CapExceeded
 from spendwarden.events import SpendEvent
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
@@ -48,13 +48,6 @@ def waiting_on_locks(database_url: str, n: int) -> None:
         engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug since 81d7ad1: db/hot.py lock_agent_with_counters reads spend_counters in the "
-    "statement that takes FOR UPDATE OF s; under READ COMMITTED, after waiting for the lock only the "
-    "locked agent_state row is re-read (held is fresh), the counters come from the snapshot taken "
-    "before the wait (spent is stale), so the settlement's spend is missed",
-)
 def test_authorization_queued_behind_a_settlement_sees_its_spend(database_url: str) -> None:
     rt = build_runtime(Settings(database_url=database_url, admin_token=ADMIN_TOKEN), migrate=False)
     blocker = make_null_pool_engine(database_url)
@@ -76,6 +69,30 @@ def test_authorization_queued_behind_a_settlement_sees_its_spend(database_url: s
             settled.result(timeout=10)
             # $0.60 settled + $0.50 asked > $1.00: the authorization must be refused.
             with pytest.raises(CapExceeded):
+                second.result(timeout=10)
+    finally:
+        blocker.dispose()
+        rt.close()
+
+
+def test_authorization_queued_behind_a_halt_is_refused(database_url: str) -> None:
+    """The same race with the agent's row: a halt committed while the authorization waited
+    for the lock must be seen (the agent row is read after the lock, not joined into it)."""
+    rt = build_runtime(Settings(database_url=database_url, admin_token=ADMIN_TOKEN), migrate=False)
+    blocker = make_null_pool_engine(database_url)
+    try:
+        rt.ledger.create_agent(AgentSpec(id="haltme", tier="custom"), "test")
+        with ThreadPoolExecutor(max_workers=2) as pool, blocker.connect() as lock:
+            lock.execute(text("SELECT 1 FROM agent_state WHERE agent_id = 'haltme' FOR UPDATE"))
+            halted: Future[Any] = pool.submit(rt.ledger.halt, "haltme", "test", "incident")
+            waiting_on_locks(database_url, 1)
+            second: Future[Any] = pool.submit(
+                rt.ledger.authorize, "haltme", AuthorizeRequest(amount=usd("0.10"))
+            )
+            waiting_on_locks(database_url, 2)
+            lock.rollback()  # the halt goes first, then the authorization
+            halted.result(timeout=10)
+            with pytest.raises(AgentHalted):
                 second.result(timeout=10)
     finally:
         blocker.dispose()

@@ -90,12 +90,26 @@ def _split_state(row: dict[str, Any], agent_id: str) -> dict[str, Any]:
     }
 
 
+# PostgreSQL takes the row locks in a statement of their own, and reads what it needs in
+# the next one. Under READ COMMITTED a statement that waited for a row lock re-reads only
+# the locked row: an agent row or counters joined into it would be as they were before the
+# wait, missing what the transaction it waited for did (a halt, a settlement's spend).
+# SQLite holds its one write lock from BEGIN IMMEDIATE, so it locks and reads at once.
+_PG_LOCK_STATES = "SELECT agent_id FROM agent_state WHERE agent_id IN ({ids}) ORDER BY agent_id FOR UPDATE"
+
+
+def _lock_states(conn: Connection, postgres: bool, params: dict[str, str]) -> None:
+    if postgres:
+        ids = ", ".join(":" + n for n in params)
+        raw(conn).execute(_sql(_PG_LOCK_STATES.format(ids=ids), True), params).fetchall()
+
+
 def lock_agent(
     conn: Connection, postgres: bool, agent_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Lock the agent's state row and read it together with the agent: one round trip."""
-    text = _LOCK + (" FOR UPDATE OF s" if postgres else "")
-    row = fetch_one(conn, postgres, text, {"agent_id": agent_id})
+    """Lock the agent's state row and read it with the agent (one statement on SQLite)."""
+    _lock_states(conn, postgres, {"agent_id": agent_id})
+    row = fetch_one(conn, postgres, _LOCK, {"agent_id": agent_id})
     if row is None:
         return None
     return _split_state(row, agent_id), row
@@ -121,11 +135,11 @@ _LOCK_WITH_COUNTERS = (
 def lock_agent_with_counters(
     conn: Connection, postgres: bool, agent_id: str, keys: dict[str, str], task_id: str | None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[int, int]]] | None:
-    """``lock_agent`` plus ``counters`` in one statement: the authorization's first (and on
-    PostgreSQL most expensive) round trip reads everything the cap check needs."""
-    text = _LOCK_WITH_COUNTERS + (" FOR UPDATE OF s" if postgres else "")
+    """``lock_agent`` plus ``counters``: the state, the agent and every window counter the
+    cap check needs in one read (after the lock statement on PostgreSQL)."""
+    _lock_states(conn, postgres, {"agent_id": agent_id})
     params = {"agent_id": agent_id, **keys, "per_task": task_id or ""}
-    cur = raw(conn).execute(_sql(text, postgres), params)
+    cur = raw(conn).execute(_sql(_LOCK_WITH_COUNTERS, postgres), params)
     values = cur.fetchone()
     if values is None:
         return None
@@ -148,11 +162,9 @@ def lock_agents(
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
         names = {f"a{i}": agent_id for i, agent_id in enumerate(chunk)}
-        text = (
-            _LOCK.replace("= :agent_id", f"IN ({', '.join(':' + n for n in names)})")
-            + " ORDER BY s.agent_id"
-            + (" FOR UPDATE OF s" if postgres else "")
-        )
+        _lock_states(conn, postgres, names)
+        in_chunk = f"IN ({', '.join(':' + n for n in names)})"
+        text = _LOCK.replace("= :agent_id", in_chunk) + " ORDER BY s.agent_id"
         cur = raw(conn).execute(_sql(text, postgres), names)
         columns = [d[0] for d in cur.description]
         for values in cur.fetchall():

@@ -24,8 +24,8 @@ def agent_unit(
 ) -> Iterator[TxContext]:
     """Run a block under the agent's lock; publish what it emitted only after commit.
 
-    ``with_spend`` reads the agent's current window counters (and ``task_id``'s) in the
-    same statement as the lock, for the block's first ``current_spend``.
+    ``with_spend`` reads the agent's current window counters (and ``task_id``'s) with
+    the agent's state, for the block's first ``current_spend``.
     """
     now = core.clock.now()
     postgres = core.store.is_postgres
