@@ -67,7 +67,9 @@ class DeliveryWorker:
         self.store, self.clock = store, clock
         self.max_attempts, self.batch, self.lease_seconds = max_attempts, batch, lease_seconds
         self._wake = threading.Event()
-        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": user_agent})
+        self._timeout, self._user_agent = timeout, user_agent
+        self._http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=senders, thread_name_prefix=user_agent.split("/")[0])
 
     # what a subclass provides ---------------------------------------------------------------
@@ -122,6 +124,16 @@ class DeliveryWorker:
                 )
         return len(claimed)
 
+    @property
+    def _http(self) -> httpx.Client:
+        """Made on first use: building one loads the CA bundle (~0.1 s), which every CLI
+        command and embedded runtime would otherwise pay without ever sending."""
+        with self._http_lock:
+            if self._http_client is None:
+                headers = {"User-Agent": self._user_agent}
+                self._http_client = httpx.Client(timeout=self._timeout, headers=headers)
+            return self._http_client
+
     def _send(self, request: OutboundRequest | str) -> Outcome:
         if isinstance(request, str):
             return Outcome(False, None, request)
@@ -148,4 +160,7 @@ class DeliveryWorker:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        self._http.close()
+        with self._http_lock:
+            if self._http_client is not None:
+                self._http_client.close()
+                self._http_client = None
