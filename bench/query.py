@@ -126,7 +126,8 @@ def load(url: str, n_events: int, n_agents: int, days: int) -> dict[str, Any]:
         print(f"  day -{first}: {loaded:,} events, {rate:,.0f}/s", flush=True)
     load_s = time.perf_counter() - started
     t = time.perf_counter()
-    folded = fold_journal(store, batch=50_000)
+    retention_us = settings.analytics_minute_retention_days * 86_400_000_000
+    folded = fold_journal(store, batch=50_000, minutes_from=to_us(END) - retention_us)  # as the sweeper does
     fold_s = time.perf_counter() - t
     with store.write() as conn:
         qa.delete_minute_rollups(conn, to_us(END) - settings.analytics_minute_retention_days * 86_400_000_000)

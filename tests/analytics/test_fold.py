@@ -86,3 +86,26 @@ def test_fleet_totals_next_to_minute_retention(runtime: Runtime) -> None:
             by_agent = {e["key"]: [e["amount_usd"], e["count"]] for e in got["breakdowns"]["agent"]}
             want = expected(rows, w.start_us, w.end_us, "agent_id")
             assert by_agent == {k: [usd(v[0]), v[1]] for k, v in want.items() if v != [0, 0]}
+
+
+def test_minute_cells_past_retention_are_not_folded(runtime: Runtime) -> None:
+    """A backfill pays hours, days and spans only; every total a query may ask stays exact."""
+    make_agents(runtime)
+    rnd = random.Random(3)
+    record_all(runtime, _spends(rnd, 120, 30), bulk=True)
+    retention = runtime.settings.analytics_minute_retention_days
+    cut = us(NOW) - retention * 86_400_000_000
+    fold_journal(runtime.store, batch=17, minutes_from=cut)
+    with runtime.store.read() as conn:
+        minutes = conn.execute(
+            select(fleet_rollups.c.bucket_start_us).where(fleet_rollups.c.granularity == "m")
+        ).all()
+    assert minutes and min(m[0] for m in minutes) >= cut - cut % 3_600_000_000
+    rows = ledger_rows(runtime)
+    for lo, hi in ((cut + 7 * 60_000_000, us(NOW) + 60_000_000), (us(NOW) - 30 * 86_400_000_000, us(NOW))):
+        w = windows.Window(lo, hi)
+        got = summary.summary(runtime.store, runtime.settings, NOW, w, ["agent"], Scope())
+        total = expected(rows, lo, hi).get("", [0, 0])
+        assert (got["total_usd"], got["count"]) == (usd(total[0]), total[1])
+        series = summary.timeseries(runtime.store, runtime.settings, NOW, w, "day", None, Scope())
+        assert sum(p["count"] for s in series["series"] for p in s["points"]) == total[1]

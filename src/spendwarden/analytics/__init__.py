@@ -19,12 +19,17 @@ FOLD_BUDGET_SECONDS = 0.5
 
 def install(runtime: Runtime) -> None:
     from spendwarden.analytics.fold import fold_journal
-    from spendwarden.analytics.rollup import RollupObserver
+    from spendwarden.analytics.rollup import DAY_US, RollupObserver
+    from spendwarden.clock import to_us
 
+    retention_us = runtime.settings.analytics_minute_retention_days * DAY_US
     runtime.ledger.core.observers.append(RollupObserver(runtime.settings.analytics_minute_retention_days))
     batch = runtime.settings.analytics_fold_batch
 
     def fold() -> None:
-        fold_journal(runtime.store, batch=batch, budget_seconds=FOLD_BUDGET_SECONDS)
+        minutes_from = to_us(runtime.clock.now()) - retention_us  # as the observer does for agent rollups
+        fold_journal(
+            runtime.store, batch=batch, budget_seconds=FOLD_BUDGET_SECONDS, minutes_from=minutes_from
+        )
 
     runtime.periodic.append(("analytics.fold", fold))

@@ -22,23 +22,26 @@ from spendwarden.db import queries_analytics as qa
 from spendwarden.db.store import Store
 
 
-def fold_once(store: Store, batch: int) -> int:
+def fold_once(store: Store, batch: int, minutes_from: int | None = None) -> int:
     """Fold up to ``batch`` journal rows in one transaction; returns how many were folded.
-    The summing happens inside the database (one INSERT … SELECT … GROUP BY)."""
+    The summing happens inside the database (INSERT … SELECT … GROUP BY per level)."""
     with store.write() as conn:
-        return qa.fold_journal_batch(conn, store.is_postgres, batch)
+        return qa.fold_journal_batch(conn, store.is_postgres, batch, minutes_from)
 
 
-def fold_journal(store: Store, *, batch: int = 5000, budget_seconds: float | None = None) -> int:
+def fold_journal(
+    store: Store, *, batch: int = 5000, budget_seconds: float | None = None, minutes_from: int | None = None
+) -> int:
     """Fold until the journal is empty (or the time budget is spent); short transactions
-    keep the SQLite write lock free for spends in between."""
+    keep the SQLite write lock free for spends in between. Fleet minute cells before
+    ``minutes_from`` (minute retention's edge; no read uses them) are skipped."""
     with store.read() as conn:  # an idle journal costs a read, not the SQLite write lock
         if not qa.journal_size(conn):
             return 0
     started = time.monotonic()
     total = 0
     while True:
-        folded = fold_once(store, batch)
+        folded = fold_once(store, batch, minutes_from)
         total += folded
         if folded < batch:
             return total

@@ -10,7 +10,7 @@ the journal) the difference sits in one function here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, and_, bindparam, case, delete, func, select, text, union_all
@@ -144,12 +144,12 @@ SPAN_SIZES = {
 }
 
 
-@cache
-def _fold_sqls(source: str, postgres: bool) -> tuple[str, ...]:
+@lru_cache(maxsize=64)  # the SQLite source names the batch's last id: a new text per fold
+def _fold_sqls(source: str, postgres: bool, minutes_from: int | None = None) -> tuple[str, ...]:
     """Journal rows in ``source`` → every fleet cell, summed in the database: minutes straight
-    from the journal, hours into the temporary ``fold_hours``, and days and every span from
-    those hours (a few thousand rows, not the batch). Each upsert is ordered by key, so
-    concurrent folds lock shared rows in one order."""
+    from the journal (only from ``minutes_from`` on, when given), hours into the temporary
+    ``fold_hours``, and days and every span from those hours (a few thousand rows, not the
+    batch). Each upsert is ordered by key, so concurrent folds lock shared rows in one order."""
     mod = "%%" if postgres else "%"  # the driver formats the text on PostgreSQL
     measures = ", ".join(f'"{m}"' for m in MEASURES)
     sums = ", ".join(f'SUM("{m}")' for m in MEASURES)
@@ -180,7 +180,16 @@ def _fold_sqls(source: str, postgres: bool) -> tuple[str, ...]:
     return (
         "DELETE FROM fold_hours",
         upsert(
-            "fleet_rollups", "granularity", cells(source, "bucket_start_us", {"m": BUCKET_SIZES["m"]}, True)
+            "fleet_rollups",
+            "granularity",
+            cells(
+                source
+                if minutes_from is None
+                else f"(SELECT * FROM {source} WHERE bucket_start_us >= {int(minutes_from)}) AS recent",
+                "bucket_start_us",
+                {"m": BUCKET_SIZES["m"]},
+                True,
+            ),
         ),
         f"INSERT INTO fold_hours (dim, bucket_start_us, key, {measures}) "
         f"SELECT dim, b, k, {sums} FROM ({cells(source, 'bucket_start_us', {'h': hour}, True)}) AS cells "
@@ -207,10 +216,13 @@ def _fold_hours_table(conn: Connection, postgres: bool) -> None:
     )
 
 
-def fold_journal_batch(conn: Connection, postgres: bool, limit: int) -> int:
+def fold_journal_batch(conn: Connection, postgres: bool, limit: int, minutes_from: int | None = None) -> int:
     """Move up to ``limit`` journal rows into ``fleet_rollups`` and ``fleet_spans`` in the
     caller's transaction; every row is either still in the journal or folded, never both,
-    never neither."""
+    never neither. Minute cells before ``minutes_from`` (past minute retention, never read)
+    are not written: a backfill of old history costs hours, days and spans only."""
+    if minutes_from is not None:
+        minutes_from -= minutes_from % BUCKET_SIZES["h"]  # one statement per hour, not per call
     _fold_hours_table(conn, postgres)
     if postgres:
         conn.exec_driver_sql(
@@ -221,7 +233,7 @@ def fold_journal_batch(conn: Connection, postgres: bool, limit: int) -> int:
             f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) RETURNING *) INSERT INTO fold_batch SELECT * FROM t"
         ).rowcount
         if taken:
-            for sql in _fold_sqls("fold_batch", True):
+            for sql in _fold_sqls("fold_batch", True, minutes_from):
                 conn.exec_driver_sql(sql)
         return int(taken)
     last = conn.execute(
@@ -232,7 +244,7 @@ def fold_journal_batch(conn: Connection, postgres: bool, limit: int) -> int:
     if last is None:
         return 0
     source = f"(SELECT * FROM rollup_journal WHERE id <= {int(last)})"
-    for sql in _fold_sqls(source, False):
+    for sql in _fold_sqls(source, False, minutes_from):
         conn.exec_driver_sql(sql)
     return int(conn.execute(delete(rollup_journal).where(rollup_journal.c.id <= int(last))).rowcount)
 
