@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -261,7 +262,7 @@ def _emit(ctx: TxContext, values: list[tuple[Any, ...]]) -> None:
     (a million live events would swamp the stream; the summary names the seq range)."""
     if len(values) <= PER_ROW_EVENT_LIMIT:
         recorded = iso_us(ctx.now_us)
-        ctx.emitted.extend([RowRecorded(v, recorded) for v in values])
+        ctx.emitted.extend(map(RowRecorded, values, repeat(recorded)))
         return
     ctx.emit(
         "transaction",
