@@ -111,7 +111,35 @@ def upsert_add_many(
     if not rows:
         return
     rows.sort(key=lambda r: tuple(r[k] for k in keys))
+    if postgres:  # one statement over column arrays: executemany costs ~35 µs a row
+        columns = [c.name for c in table.columns]
+        _driver(conn).execute(_unnest_upsert_sql(table, keys), [[r[c] for r in rows] for c in columns])
+        return
     _executemany(conn, _upsert_sql(table, keys, postgres), rows)
+
+
+@cache
+def _unnest_upsert_sql(table: Table, keys: tuple[str, ...]) -> str:
+    """PostgreSQL: ``INSERT … SELECT * FROM unnest(col arrays) ON CONFLICT … DO UPDATE``
+    adding the measures, with one array parameter per column."""
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+    columns = list(table.columns)
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    arrays = ", ".join(f"%s::{c.type.compile(dialect=dialect)}[]" for c in columns)
+    adds = ", ".join(
+        f'"{c.name}" = {table.name}."{c.name}" + excluded."{c.name}"' for c in columns if c.name not in keys
+    )
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    return (
+        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {adds}"
+    )
+
+
+def _driver(conn: Connection) -> Any:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return raw
 
 
 def write_agent_rollups(conn: Connection, postgres: bool, batch: dict[str, list[Row]]) -> None:
@@ -119,7 +147,13 @@ def write_agent_rollups(conn: Connection, postgres: bool, batch: dict[str, list[
     upsert_add_many(conn, postgres, rollups, CUBE_KEYS, batch["cube"])
     upsert_add_many(conn, postgres, rollups_users, USER_KEYS, batch["users"])
     upsert_add_many(conn, postgres, rollups_tasks, TASK_KEYS, batch["tasks"])
-    if batch["journal"]:
+    if batch["journal"] and postgres:
+        columns = [c.name for c in rollup_journal.columns if c.name != "id"]
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with _driver(conn).cursor() as cur, cur.copy(f"COPY rollup_journal ({quoted}) FROM STDIN") as copy:
+            for row in batch["journal"]:
+                copy.write_row([row[c] for c in columns])
+    elif batch["journal"]:
         _executemany(conn, _insert_sql(rollup_journal, postgres), batch["journal"])
 
 
