@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from spendwarden import live
 from spendwarden.config import Settings
 from spendwarden.ledger.context import Emitted
 from spendwarden.runtime import build_runtime
@@ -55,6 +56,31 @@ def test_live_events_cross_replicas(database_url: str) -> None:
 
     try:
         assert asyncio.run(scenario()) == ["agent", "agent.halted", "x"]
+    finally:
+        one.close()  # type: ignore[attr-defined]
+        two.close()  # type: ignore[attr-defined]
+
+
+def test_a_batch_of_live_events_crosses_whole_and_in_order(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk batch NOTIFYs its events in a few statements; every one arrives, in order,
+    identical ones included (PostgreSQL folds identical payloads in one transaction)."""
+    monkeypatch.setattr(live, "NOTIFY_BATCH", 100)
+    one, two = _replicas(database_url)
+    events = [Emitted("transaction", "transaction.recorded", {"id": f"t{i}"}) for i in range(850)]
+    events += [Emitted("agent", "agent.halted", {"agent_id": "same"})] * 2
+
+    async def scenario() -> list[object]:
+        two.hub.bind(asyncio.get_running_loop())  # type: ignore[attr-defined]
+        queue = two.hub.subscribe()  # type: ignore[attr-defined]
+        two.start_live()  # type: ignore[attr-defined]
+        await asyncio.sleep(0.5)
+        one.ledger.core.publish(events)  # type: ignore[attr-defined]
+        return [(await asyncio.wait_for(queue.get(), timeout=10)).payload for _ in events]
+
+    try:
+        assert asyncio.run(scenario()) == [e.payload for e in events]
     finally:
         one.close()  # type: ignore[attr-defined]
         two.close()  # type: ignore[attr-defined]
