@@ -151,3 +151,40 @@ def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: object) -> None:
     assert outcomes == ["failed"] * 6
     assert count(store) == 0
     store.dispose()
+
+
+def test_a_broken_batch_fails_its_units_and_never_hangs(tmp_path: object) -> None:
+    """If the batch's transaction breaks under a joined unit (here its savepoint is gone
+    when the unit ends), every unit in the batch fails at once and the writer stays usable."""
+    store = Store(f"sqlite:///{tmp_path}/gc.db")
+    with store.write() as conn:
+        conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
+    gate, entered = threading.Event(), threading.Event()
+
+    def unit(i: int) -> str:
+        try:
+            with store.write() as conn:
+                conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'x')"), {"n": i})
+                if i == 0:
+                    entered.set()
+                    gate.wait(5)
+                else:
+                    conn.connection.dbapi_connection.execute("RELEASE unit")  # type: ignore[union-attr]
+        except Exception:
+            return "failed"
+        return "ok"
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(unit, 0)
+        entered.wait(5)
+        second = pool.submit(unit, 1)
+        while store._group._waiting < 1:
+            threading.Event().wait(0.01)
+        gate.set()
+        outcomes = [first.result(timeout=10), second.result(timeout=10)]
+    assert outcomes == ["failed", "failed"]
+    assert count(store) == 0
+    with store.write() as conn:
+        conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (7, 'after')"))
+    assert count(store) == 1
+    store.dispose()

@@ -57,16 +57,24 @@ class GroupCommitter:
             first = batch is None
             if batch is None:
                 batch = self._batch = _Batch(conn.begin())
-            dbapi: Any = conn.connection.dbapi_connection
-            if not first:
-                dbapi.execute("SAVEPOINT unit")
+            try:
+                dbapi: Any = conn.connection.dbapi_connection
+                if not first:
+                    dbapi.execute("SAVEPOINT unit")
+            except BaseException as exc:  # others may wait on this batch: never leave it open
+                self._close(batch, rollback=True, error=exc)
+                raise
             try:
                 yield conn
             except BaseException:
                 self._undo(batch, dbapi, first)
                 raise
-            if not first:
-                dbapi.execute("RELEASE unit")
+            try:
+                if not first:
+                    dbapi.execute("RELEASE unit")
+            except BaseException as exc:
+                self._close(batch, rollback=True, error=exc)
+                raise
             batch.size += 1
             self._maybe_commit(batch)
         finally:
