@@ -5,11 +5,11 @@ returning before the commit that holds its unit."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from spendwarden.db.group_commit import GroupCommitter
 from spendwarden.db.store import Store
@@ -69,10 +69,46 @@ def test_failing_unit_rolls_back_alone(store: Store) -> None:
         assert rows == [0, 2, 4, 6]
 
 
-def test_sqlite_units_share_commits(tmp_path: object) -> None:
+def sqlite_store(tmp_path: object) -> Store:
     store = Store(f"sqlite:///{tmp_path}/gc.db")
     with store.write() as conn:
         conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
+    return store
+
+
+def queued_behind_first(store: Store, n: int, body: Callable[[int, Connection], None]) -> list[str]:
+    """Unit 0 holds the writer until units 1..n-1 are all queued behind it, so they land in
+    one batch; each unit inserts its row, then runs ``body``. Returns "ok"/"failed" per unit."""
+    gate, entered = threading.Event(), threading.Event()
+
+    def unit(i: int) -> str:
+        try:
+            with store.write() as conn:
+                conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'x')"), {"n": i})
+                if i == 0:
+                    entered.set()
+                    gate.wait(5)
+                body(i, conn)
+        except Exception:
+            return "failed"
+        return "ok"
+
+    with ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(unit, 0)]
+        entered.wait(5)
+        futures += [pool.submit(unit, i) for i in range(1, n)]
+        while store._group._waiting < n - 1:
+            threading.Event().wait(0.01)
+        gate.set()
+        return [f.result(timeout=10) for f in futures]
+
+
+def nothing(_i: int, _conn: Connection) -> None:
+    pass
+
+
+def test_sqlite_units_share_commits(tmp_path: object) -> None:
+    store = sqlite_store(tmp_path)
     commits = 0
     original = GroupCommitter._close
 
@@ -83,35 +119,17 @@ def test_sqlite_units_share_commits(tmp_path: object) -> None:
 
     GroupCommitter._close = counting_close  # type: ignore[method-assign]
     try:
-        gate, entered = threading.Event(), threading.Event()
-
-        def unit(i: int) -> None:
-            with store.write() as conn:
-                if i == 0:  # hold the writer until everyone else is queued behind it
-                    entered.set()
-                    gate.wait(5)
-                conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'x')"), {"n": i})
-
-        with ThreadPoolExecutor(12) as pool:
-            futures = [pool.submit(unit, 0)]
-            entered.wait(5)
-            futures += [pool.submit(unit, i) for i in range(1, 12)]
-            while store._group._waiting < 11:
-                threading.Event().wait(0.01)
-            gate.set()
-            for f in futures:
-                f.result()
+        outcomes = queued_behind_first(store, 12, nothing)
     finally:
         GroupCommitter._close = original  # type: ignore[method-assign]
+    assert outcomes == ["ok"] * 12
     assert count(store) == 12
     assert commits < 12  # queued units shared commits
     store.dispose()
 
 
 def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: object) -> None:
-    store = Store(f"sqlite:///{tmp_path}/gc.db")
-    with store.write() as conn:
-        conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
+    store = sqlite_store(tmp_path)
     original = GroupCommitter._close
 
     def failing_close(self: GroupCommitter, batch: object, *, rollback: bool, error: object) -> None:
@@ -123,29 +141,9 @@ def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: object) -> None:
             return
         original(self, batch, rollback=rollback, error=error)  # type: ignore[arg-type]
 
-    gate, entered = threading.Event(), threading.Event()
-
-    def unit(i: int) -> str:
-        try:
-            with store.write() as conn:
-                if i == 0:
-                    entered.set()
-                    gate.wait(5)
-                conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'x')"), {"n": i})
-        except OSError:
-            return "failed"
-        return "ok"
-
     GroupCommitter._close = failing_close  # type: ignore[method-assign]
     try:
-        with ThreadPoolExecutor(6) as pool:
-            futures = [pool.submit(unit, 0)]
-            entered.wait(5)
-            futures += [pool.submit(unit, i) for i in range(1, 6)]
-            while store._group._waiting < 5:
-                threading.Event().wait(0.01)
-            gate.set()
-            outcomes = [f.result() for f in futures]
+        outcomes = queued_behind_first(store, 6, nothing)
     finally:
         GroupCommitter._close = original  # type: ignore[method-assign]
     assert outcomes == ["failed"] * 6
@@ -156,33 +154,13 @@ def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: object) -> None:
 def test_a_broken_batch_fails_its_units_and_never_hangs(tmp_path: object) -> None:
     """If the batch's transaction breaks under a joined unit (here its savepoint is gone
     when the unit ends), every unit in the batch fails at once and the writer stays usable."""
-    store = Store(f"sqlite:///{tmp_path}/gc.db")
-    with store.write() as conn:
-        conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
-    gate, entered = threading.Event(), threading.Event()
+    store = sqlite_store(tmp_path)
 
-    def unit(i: int) -> str:
-        try:
-            with store.write() as conn:
-                conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'x')"), {"n": i})
-                if i == 0:
-                    entered.set()
-                    gate.wait(5)
-                else:
-                    conn.connection.dbapi_connection.execute("RELEASE unit")  # type: ignore[union-attr]
-        except Exception:
-            return "failed"
-        return "ok"
+    def drop_savepoint(i: int, conn: Connection) -> None:
+        if i:
+            conn.connection.dbapi_connection.execute("RELEASE unit")  # type: ignore[union-attr]
 
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(unit, 0)
-        entered.wait(5)
-        second = pool.submit(unit, 1)
-        while store._group._waiting < 1:
-            threading.Event().wait(0.01)
-        gate.set()
-        outcomes = [first.result(timeout=10), second.result(timeout=10)]
-    assert outcomes == ["failed", "failed"]
+    assert queued_behind_first(store, 2, drop_savepoint) == ["failed", "failed"]
     assert count(store) == 0
     with store.write() as conn:
         conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (7, 'after')"))

@@ -10,6 +10,7 @@ behind the settlement; the blocker lets go.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -23,7 +24,7 @@ from spendwarden.events import SpendEvent
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
-from spendwarden.runtime import build_runtime
+from spendwarden.runtime import Runtime, build_runtime
 from tests.conftest import ADMIN_TOKEN
 
 # Row locks and waiting transactions: PostgreSQL's case (SQLite has one writer at a time).
@@ -48,52 +49,56 @@ def waiting_on_locks(database_url: str, n: int) -> None:
         engine.dispose()
 
 
-def test_authorization_queued_behind_a_settlement_sees_its_spend(database_url: str) -> None:
-    rt = build_runtime(Settings(database_url=database_url, admin_token=ADMIN_TOKEN), migrate=False)
+@pytest.fixture
+def rt(database_url: str) -> Iterator[Runtime]:
+    runtime = build_runtime(Settings(database_url=database_url, admin_token=ADMIN_TOKEN), migrate=False)
+    yield runtime
+    runtime.close()
+
+
+def race(database_url: str, agent_id: str, first: Callable[[], Any], then: Callable[[], Any]) -> Future[Any]:
+    """``first`` then ``then`` both queue for the agent's row lock (held by a blocker) in that
+    order; the blocker lets go. Returns ``then``'s future once ``first`` has finished."""
     blocker = make_null_pool_engine(database_url)
     try:
-        spec = AgentSpec(id="capped", tier="custom", caps={"total": usd("1.00")})
-        rt.ledger.create_agent(spec, "test")
-        first = rt.ledger.authorize("capped", AuthorizeRequest(amount=usd("0.60")))
         with ThreadPoolExecutor(max_workers=2) as pool, blocker.connect() as lock:
-            lock.execute(text("SELECT 1 FROM agent_state WHERE agent_id = 'capped' FOR UPDATE"))
-            settled: Future[Any] = pool.submit(
-                rt.ledger.settle, "capped", first["id"], SpendEvent(agent_id="capped", amount=usd("0.60"))
-            )
+            lock.execute(text("SELECT 1 FROM agent_state WHERE agent_id = :a FOR UPDATE"), {"a": agent_id})
+            ahead: Future[Any] = pool.submit(first)
             waiting_on_locks(database_url, 1)
-            second: Future[Any] = pool.submit(
-                rt.ledger.authorize, "capped", AuthorizeRequest(amount=usd("0.50"))
-            )
+            behind: Future[Any] = pool.submit(then)
             waiting_on_locks(database_url, 2)
-            lock.rollback()  # the settlement goes first, then the authorization
-            settled.result(timeout=10)
-            # $0.60 settled + $0.50 asked > $1.00: the authorization must be refused.
-            with pytest.raises(CapExceeded):
-                second.result(timeout=10)
+            lock.rollback()
+            ahead.result(timeout=10)
+            behind.exception(timeout=10)
+            return behind
     finally:
         blocker.dispose()
-        rt.close()
 
 
-def test_authorization_queued_behind_a_halt_is_refused(database_url: str) -> None:
+def test_authorization_queued_behind_a_settlement_sees_its_spend(database_url: str, rt: Runtime) -> None:
+    spec = AgentSpec(id="capped", tier="custom", caps={"total": usd("1.00")})
+    rt.ledger.create_agent(spec, "test")
+    held = rt.ledger.authorize("capped", AuthorizeRequest(amount=usd("0.60")))
+    second = race(
+        database_url,
+        "capped",
+        lambda: rt.ledger.settle("capped", held["id"], SpendEvent(agent_id="capped", amount=usd("0.60"))),
+        lambda: rt.ledger.authorize("capped", AuthorizeRequest(amount=usd("0.50"))),
+    )
+    # $0.60 settled + $0.50 asked > $1.00: the authorization must be refused.
+    with pytest.raises(CapExceeded):
+        second.result()
+
+
+def test_authorization_queued_behind_a_halt_is_refused(database_url: str, rt: Runtime) -> None:
     """The same race with the agent's row: a halt committed while the authorization waited
     for the lock must be seen (the agent row is read after the lock, not joined into it)."""
-    rt = build_runtime(Settings(database_url=database_url, admin_token=ADMIN_TOKEN), migrate=False)
-    blocker = make_null_pool_engine(database_url)
-    try:
-        rt.ledger.create_agent(AgentSpec(id="haltme", tier="custom"), "test")
-        with ThreadPoolExecutor(max_workers=2) as pool, blocker.connect() as lock:
-            lock.execute(text("SELECT 1 FROM agent_state WHERE agent_id = 'haltme' FOR UPDATE"))
-            halted: Future[Any] = pool.submit(rt.ledger.halt, "haltme", "test", "incident")
-            waiting_on_locks(database_url, 1)
-            second: Future[Any] = pool.submit(
-                rt.ledger.authorize, "haltme", AuthorizeRequest(amount=usd("0.10"))
-            )
-            waiting_on_locks(database_url, 2)
-            lock.rollback()  # the halt goes first, then the authorization
-            halted.result(timeout=10)
-            with pytest.raises(AgentHalted):
-                second.result(timeout=10)
-    finally:
-        blocker.dispose()
-        rt.close()
+    rt.ledger.create_agent(AgentSpec(id="haltme", tier="custom"), "test")
+    second = race(
+        database_url,
+        "haltme",
+        lambda: rt.ledger.halt("haltme", "test", "incident"),
+        lambda: rt.ledger.authorize("haltme", AuthorizeRequest(amount=usd("0.10"))),
+    )
+    with pytest.raises(AgentHalted):
+        second.result()
