@@ -31,11 +31,7 @@ def raw(conn: Connection) -> Any:
 
 
 def fetch_one(conn: Connection, postgres: bool, text: str, params: dict[str, Any]) -> dict[str, Any] | None:
-    cur = raw(conn).execute(_sql(text, postgres), params)
-    row = cur.fetchone()
-    if row is None:
-        return None
-    return dict(zip([d[0] for d in cur.description], row, strict=True))
+    return _read_one(raw(conn), postgres, text, params)
 
 
 def fetch_all(conn: Connection, postgres: bool, text: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -139,11 +135,9 @@ def lock_agent_with_counters(
     cap check needs in one read (after the lock statement on PostgreSQL)."""
     _lock_states(conn, postgres, {"agent_id": agent_id})
     params = {"agent_id": agent_id, **keys, "per_task": task_id or ""}
-    cur = raw(conn).execute(_sql(_LOCK_WITH_COUNTERS, postgres), params)
-    values = cur.fetchone()
-    if values is None:
+    row = fetch_one(conn, postgres, _LOCK_WITH_COUNTERS, params)
+    if row is None:
         return None
-    row = dict(zip([d[0] for d in cur.description], values, strict=True))
     found: dict[str, tuple[int, int]] = {}
     for scope in COUNTER_SCOPES:
         amount, held = row.pop(f"c_{scope}_amount"), row.pop(f"c_{scope}_held")
@@ -237,31 +231,11 @@ def update_states(
 _TXN_INSERTS: dict[tuple[str, ...], str] = {}
 
 
-def insert_transactions(
-    conn: Connection, postgres: bool, columns: tuple[str, ...], rows: list[dict[str, Any]]
-) -> None:
-    """Many ledger rows with one prepared statement (SQLite) or COPY (PostgreSQL)."""
-    if not rows:
-        return
-    if postgres:
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        with raw(conn).cursor() as cur, cur.copy(f"COPY transactions ({quoted}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row.get(c) for c in columns])
-        return
-    sql = _TXN_INSERTS.get(columns)
-    if sql is None:
-        sql = _TXN_INSERTS[columns] = (
-            f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-        )
-    raw(conn).cursor().executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
-
-
 def insert_transaction_values(
     conn: Connection, postgres: bool, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
-    """``insert_transactions`` for rows that are already tuples in ``columns`` order (the bulk
-    path builds them so): no per-row re-packing before the driver sees them."""
+    """Many ledger rows, already tuples in ``columns`` order (the bulk path builds them so),
+    with one prepared statement (SQLite) or COPY (PostgreSQL)."""
     if not rows:
         return
     if postgres:
