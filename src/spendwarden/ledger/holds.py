@@ -18,11 +18,11 @@ from spendwarden.ledger.caps import first_denial, headroom
 from spendwarden.ledger.context import LedgerCore, TxContext
 from spendwarden.ledger.policy import policy_violation
 from spendwarden.ledger.pricing import priced
-from spendwarden.ledger.record import HOUR_US, append, current_spend
+from spendwarden.ledger.record import append, current_spend, spend_from_counters
 from spendwarden.ledger.render import hold_public, money_map, transaction_public
 from spendwarden.ledger.types import Agent, AuthorizeRequest, dumps
 from spendwarden.ledger.unit import agent_unit
-from spendwarden.ledger.windows import WINDOW_CAPS
+from spendwarden.ledger.windows import HOUR_US, WINDOW_CAPS
 from spendwarden.money import format_amount
 
 
@@ -51,11 +51,7 @@ def _prefetched_spend(ctx: TxContext, task_id: str | None) -> dict[str, int] | N
     prefetched, ctx.prefetched = ctx.prefetched, None
     if prefetched is None or prefetched[:2] != (ctx.now_us // HOUR_US, task_id):
         return None
-    found = prefetched[2]
-    spent = {scope: found.get(scope, (0, 0))[0] for scope in WINDOW_CAPS}
-    if task_id:
-        spent["per_task"], spent["_task_held"] = found.get("per_task", (0, 0))
-    return spent
+    return spend_from_counters(prefetched[2], task_id)
 
 
 def authorize(

@@ -26,11 +26,10 @@ from spendwarden.ledger.context import TxContext
 from spendwarden.ledger.halt import HaltDecision, HaltHistory, evaluate_halt_rules
 from spendwarden.ledger.render import transaction_public
 from spendwarden.ledger.types import dumps
-from spendwarden.ledger.windows import WINDOW_CAPS, previous_hour_keys, window_key, window_keys_us
+from spendwarden.ledger.windows import HOUR_US, WINDOW_CAPS, previous_hour_keys, window_key, window_keys_us
 from spendwarden.money import format_amount
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-HOUR_US = 3_600_000_000
 
 
 def counter_delta(status: str, amount: int) -> int:
@@ -216,6 +215,11 @@ def current_spend(ctx: TxContext, at_us: int, task_id: str | None) -> dict[str, 
     """Settled spend in each window containing ``at_us`` (and in the task), from counters;
     ``_task_held`` is what open holds reserve in the task."""
     found = hot.counters(ctx.conn, ctx.store.is_postgres, ctx.agent.id, window_keys_us(at_us), task_id)
+    return spend_from_counters(found, task_id)
+
+
+def spend_from_counters(found: dict[str, tuple[int, int]], task_id: str | None) -> dict[str, int]:
+    """``current_spend``'s answer from (settled, held) per scope as ``db/hot.counters`` reads them."""
     spent = {scope: found.get(scope, (0, 0))[0] for scope in WINDOW_CAPS}
     if task_id:
         spent["per_task"], spent["_task_held"] = found.get("per_task", (0, 0))

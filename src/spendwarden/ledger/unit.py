@@ -11,9 +11,7 @@ from spendwarden.db import hot
 from spendwarden.errors import AgentNotFound
 from spendwarden.ledger.context import LedgerCore, TxContext
 from spendwarden.ledger.types import Agent
-from spendwarden.ledger.windows import window_keys_us
-
-HOUR_US = 3_600_000_000
+from spendwarden.ledger.windows import HOUR_US, window_keys_us
 
 STATE_FIELDS = ("seq", "head_id", "head_hash", "held", "signal_state")
 

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 from spendwarden.clock import utc
 
+HOUR_US = 3_600_000_000  # an hour in the database's epoch microseconds
+
 WINDOW_CAPS = ("hourly", "daily", "weekly", "monthly", "total")
 
 
@@ -40,7 +42,7 @@ def _keys_of_hour(hour: int) -> dict[str, str]:
 
 def window_keys_us(at_us: int) -> dict[str, str]:
     """``window_keys`` for epoch microseconds (how rows store time)."""
-    return _keys_of_hour(at_us // 3_600_000_000)
+    return _keys_of_hour(at_us // HOUR_US)
 
 
 def window_bounds(cap: str, at: datetime) -> tuple[datetime, datetime | None]:

@@ -28,7 +28,7 @@ from spendwarden.ledger.context import LedgerCore, TxContext
 from spendwarden.ledger.record import current_spend
 from spendwarden.ledger.types import loads
 from spendwarden.ledger.unit import agent_unit
-from spendwarden.ledger.windows import WINDOW_CAPS
+from spendwarden.ledger.windows import HOUR_US, WINDOW_CAPS
 from spendwarden.signals import (
     DEFAULT_CONFIG,
     ActiveHours,
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("spendwarden.signals")
 TICK_SECONDS = 30  # clock time between ticks of the absence and calendar rules
 RECENT = timedelta(hours=24)
-HOUR_US = 3_600_000_000
 DEFAULT_SILENCE_MINUTES = 15  # the agents column default: then the fleet setting applies
 
 
