@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
-from tests.reliability.proc import Server
+from tests.reliability.proc import two_servers
 
 
 @pytest.mark.slow
@@ -17,11 +17,7 @@ def test_revoke_on_one_process_refuses_the_next_request_on_the_other(
     database_url: str, tmp_path: Path
 ) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with (
-        Server(database_url, tmp_path / "one.log", fork=True) as first,
-        Server(database_url, tmp_path / "two.log", fork=True) as second,
-    ):
-        one, two = first.url, second.url
+    with two_servers(database_url, tmp_path) as (one, two):
         created = httpx.post(
             f"{one}/v1/agents", json={"id": "shared", "tier": "custom"}, headers=admin
         ).json()

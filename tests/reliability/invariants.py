@@ -11,6 +11,7 @@ import json
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -42,6 +43,26 @@ class Acks:
 
     def total(self) -> int:
         return len(self.holds) + len(self.settles) + len(self.voids) + len(self.external_ids)
+
+    def figures(self) -> dict[str, object]:
+        """What the run's figures line says about the load (tests print and keep it)."""
+        return {
+            "acknowledged": {
+                "authorizations": len(self.holds),
+                "settlements": len(self.settles),
+                "voids": len(self.voids),
+                "recorded_and_ingested": len(self.external_ids),
+            },
+            "transport_errors_retried": self.transport_errors,
+            "refusals": dict(self.refusals),
+        }
+
+
+def record_figures(path: Path, line: dict[str, object]) -> None:
+    """Print a run's figures and append them to ``path`` (docs/RELIABILITY.md quotes them)."""
+    print(json.dumps(line))
+    with path.open("a") as fh:
+        fh.write(json.dumps(line) + "\n")
 
 
 def check_acknowledged(conn: Connection, acks: Acks) -> None:

@@ -22,6 +22,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -174,3 +176,13 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+@contextmanager
+def two_servers(database_url: str, logs: Path) -> Iterator[tuple[str, str]]:
+    """Two ``spendwarden serve`` replicas on one database; yields their base URLs."""
+    with (
+        Server(database_url, logs / "one.log", fork=True) as first,
+        Server(database_url, logs / "two.log", fork=True) as second,
+    ):
+        yield first.url, second.url

@@ -15,7 +15,6 @@ a kill cycle costs the server's own start-up (~1 s here) and the bounded test re
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -28,7 +27,7 @@ from spendwarden.config import Settings
 from spendwarden.db.tables.core import spend_counters
 from spendwarden.runtime import build_runtime
 from tests.conftest import ADMIN_TOKEN
-from tests.reliability.invariants import Acks, check_all, held_matches_open_holds
+from tests.reliability.invariants import Acks, check_all, held_matches_open_holds, record_figures
 from tests.reliability.load import CAPPED, Load, create_agents, verify_cli, wait_until_no_open_holds
 from tests.reliability.proc import Server
 
@@ -97,16 +96,7 @@ def _record_figures(
         "seconds": round(elapsed, 1),
         "restart_seconds_mean": round(sum(restarts) / max(1, len(restarts)), 2),
         "restart_seconds_max": round(max(restarts, default=0), 2),
-        "acknowledged": {
-            "authorizations": len(acks.holds),
-            "settlements": len(acks.settles),
-            "voids": len(acks.voids),
-            "recorded_and_ingested": len(acks.external_ids),
-        },
-        "transport_errors_retried": acks.transport_errors,
-        "refusals": dict(acks.refusals),
+        **acks.figures(),
         **figures,
     }
-    print(json.dumps(line))
-    with FIGURES.open("a") as fh:
-        fh.write(json.dumps(line) + "\n")
+    record_figures(FIGURES, line)

@@ -15,7 +15,6 @@ money equals the open holds, counters equal their ledger rows, the cap held, ``v
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from spendwarden.db.tables.core import holds, spend_counters
 from spendwarden.money import usd
 from spendwarden.runtime import build_runtime
 from tests.conftest import ADMIN_TOKEN
-from tests.reliability.invariants import Acks, check_all, held_matches_open_holds
+from tests.reliability.invariants import Acks, check_all, held_matches_open_holds, record_figures
 from tests.reliability.load import Load, create_agents, verify_cli, wait_until_no_open_holds
 from tests.reliability.proc import Server
 
@@ -124,21 +123,12 @@ def test_a_replica_killed_mid_load_loses_nothing_acknowledged(database_url: str,
     line = {
         "replicas": len(replicas),
         "kills": ROUNDS,
-        "acknowledged": {
-            "authorizations": len(acks.holds),
-            "settlements": len(acks.settles),
-            "voids": len(acks.voids),
-            "recorded_and_ingested": len(acks.external_ids),
-        },
+        **acks.figures(),
         "answered_2xx_per_replica": [acks.answered[r.url] for r in replicas],
         "failed_over": dict(acks.failed_over),
-        "transport_errors_retried": acks.transport_errors,
-        "refusals": dict(acks.refusals),
         **figures,
     }
-    print(json.dumps(line))
-    with FIGURES.open("a") as fh:
-        fh.write(json.dumps(line) + "\n")
+    record_figures(FIGURES, line)
 
 
 def run_and_check(

@@ -16,7 +16,7 @@ from spendwarden.config import Settings
 from spendwarden.ledger.context import Emitted
 from spendwarden.runtime import build_runtime
 from tests.conftest import ADMIN_TOKEN
-from tests.reliability.proc import Server
+from tests.reliability.proc import two_servers
 
 # Replicas share one PostgreSQL (SQLite has one writer per file: every process leads itself).
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("database_url", ["postgres"], indirect=True)]
@@ -91,11 +91,7 @@ def test_racing_authorizations_over_two_server_processes_never_overspend(
     database_url: str, tmp_path: Path
 ) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with (
-        Server(database_url, tmp_path / "one.log", fork=True) as first,
-        Server(database_url, tmp_path / "two.log", fork=True) as second,
-    ):
-        one, two = first.url, second.url
+    with two_servers(database_url, tmp_path) as (one, two):
         created = httpx.post(
             f"{one}/v1/agents",
             json={"id": "racer", "tier": "custom", "caps": {"daily": "1.00"}},
