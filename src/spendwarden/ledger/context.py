@@ -40,14 +40,10 @@ class TxContext:
     emitted: list[Emitted] = field(default_factory=list)
     # (hour, task_id, counters) read with the lock; used once, before anything is written.
     prefetched: tuple[int, str | None, dict[str, tuple[int, int]]] | None = None
+    now_us: int = field(init=False)  # ``now`` in the database's form; the unit's time is fixed
 
-    @property
-    def now_us(self) -> int:
-        # ``now`` is fixed for the unit: compute its database form once.
-        cached = self.__dict__.get("_now_us")
-        if cached is None or cached[0] is not self.now:
-            cached = self.__dict__["_now_us"] = (self.now, to_us(self.now))
-        return cached[1]
+    def __post_init__(self) -> None:
+        self.now_us = to_us(self.now)
 
     def emit(self, kind: str, name: str, payload: dict[str, Any]) -> None:
         self.emitted.append(Emitted(kind, name, payload))
