@@ -58,6 +58,13 @@ class Acks:
         }
 
 
+def assert_nothing_held(conn: Connection) -> None:
+    """Once every hold has closed: no agent holds money, no task counter reserves any."""
+    assert all(v == (0, 0) for v in held_matches_open_holds(conn).values())
+    task_held = conn.execute(select(spend_counters.c.held).where(spend_counters.c.held != 0)).all()
+    assert not task_held, "per-task holds leaked"
+
+
 def record_figures(path: Path, line: dict[str, object]) -> None:
     """Print a run's figures and append them to ``path`` (docs/RELIABILITY.md quotes them)."""
     print(json.dumps(line))

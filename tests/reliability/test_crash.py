@@ -21,13 +21,17 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from spendwarden.config import Settings
-from spendwarden.db.tables.core import spend_counters
 from spendwarden.runtime import build_runtime
 from tests.conftest import ADMIN_TOKEN
-from tests.reliability.invariants import Acks, check_all, held_matches_open_holds, record_figures
+from tests.reliability.invariants import (
+    Acks,
+    assert_nothing_held,
+    check_all,
+    held_matches_open_holds,
+    record_figures,
+)
 from tests.reliability.load import CAPPED, Load, create_agents, verify_cli, wait_until_no_open_holds
 from tests.reliability.proc import Server
 
@@ -74,9 +78,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(database_url: st
         with Server(database_url, tmp_path / "final.log", env=env, fork=True):
             wait_until_no_open_holds(rt)  # the sweeper expires every abandoned hold
         with rt.store.read() as conn:
-            assert all(v == (0, 0) for v in held_matches_open_holds(conn).values())
-            task_held = conn.execute(select(spend_counters.c.held).where(spend_counters.c.held != 0)).all()
-            assert not task_held, "per-task holds leaked"
+            assert_nothing_held(conn)
         figures = check_all(rt, acks, CAPPED)
     finally:
         rt.close()

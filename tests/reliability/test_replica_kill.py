@@ -25,11 +25,17 @@ from sqlalchemy import select
 
 from spendwarden.config import Settings
 from spendwarden.db.engine import make_null_pool_engine
-from spendwarden.db.tables.core import holds, spend_counters
+from spendwarden.db.tables.core import holds
 from spendwarden.money import usd
 from spendwarden.runtime import build_runtime
 from tests.conftest import ADMIN_TOKEN
-from tests.reliability.invariants import Acks, check_all, held_matches_open_holds, record_figures
+from tests.reliability.invariants import (
+    Acks,
+    assert_nothing_held,
+    check_all,
+    held_matches_open_holds,
+    record_figures,
+)
 from tests.reliability.load import Load, create_agents, verify_cli, wait_until_no_open_holds
 from tests.reliability.proc import Server
 
@@ -179,9 +185,7 @@ def run_and_check(
                     select(holds.c.id).where(holds.c.status == "expired", holds.c.closed_at > killed_at)
                 ).all()
             )
-            assert all(v == (0, 0) for v in held_matches_open_holds(conn).values())
-            task_held = conn.execute(select(spend_counters.c.held).where(spend_counters.c.held != 0)).all()
-            assert not task_held, "per-task holds leaked"
+            assert_nothing_held(conn)
         figures = check_all(rt, acks, CAPPED)
     finally:
         rt.close()
