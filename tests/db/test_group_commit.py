@@ -134,7 +134,7 @@ def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: object) -> None:
 
     def failing_close(self: GroupCommitter, batch: object, *, rollback: bool, error: object) -> None:
         if not rollback:
-            batch.txn.rollback()  # type: ignore[attr-defined]
+            batch.end(commit=False)  # type: ignore[attr-defined]
             self._batch = None
             batch.error = OSError("disk full")  # type: ignore[attr-defined]
             batch.done.set()  # type: ignore[attr-defined]
@@ -166,3 +166,50 @@ def test_a_broken_batch_fails_its_units_and_never_hangs(tmp_path: object) -> Non
         conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (7, 'after')"))
     assert count(store) == 1
     store.dispose()
+
+
+def test_driver_only_units_commit_without_sqlalchemy_bookkeeping(tmp_path: object) -> None:
+    """A unit that only uses the driver connection (the authorization path) is committed by
+    the batch on the driver; one that used SQLAlchemy is ended through SQLAlchemy. Either
+    way the next unit starts clean."""
+    store = sqlite_store(tmp_path)
+    for i in range(3):
+        with store.write() as conn:
+            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                "INSERT INTO gc_probe (n, thread) VALUES (?, 'raw')", (i,)
+            )
+            assert not conn.in_transaction()  # SQLAlchemy never began
+        with store.write() as conn:
+            conn.execute(text("INSERT INTO gc_probe (n, thread) VALUES (:n, 'core')"), {"n": 100 + i})
+            assert conn.in_transaction()
+        assert not store._writer().in_transaction()
+        assert not store._writer().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+    assert count(store) == 6
+    store.dispose()
+
+
+def test_wal_checkpoints_run_off_the_write_path(tmp_path: object) -> None:
+    """The writer never checkpoints (``wal_autocheckpoint=0``); the checkpointer thread does,
+    after ``every`` commits, so the WAL does not grow without bound."""
+    store = sqlite_store(tmp_path)
+    dbapi = store._writer().connection.dbapi_connection
+    assert dbapi.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # type: ignore[union-attr]
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    before = checkpointer.checkpoints
+    for i in range(1500):
+        with store.write() as conn:
+            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                "INSERT INTO gc_probe (n, thread) VALUES (?, 'x')", (i,)
+            )
+    deadline = threading.Event()
+    for _ in range(100):
+        if checkpointer.checkpoints > before:
+            break
+        deadline.wait(0.05)
+    assert checkpointer.checkpoints > before
+    with store.read() as conn:
+        frames = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames is not None and frames[1] < 1500  # the log was restarted since the first commits
+    store.dispose()
+    assert checkpointer._thread.is_alive() is False

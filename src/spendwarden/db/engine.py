@@ -83,13 +83,16 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")
+        cur.execute("PRAGMA journal_size_limit=67108864")  # a WAL grown by a burst shrinks back
         cur.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.connection.dbapi_connection.execute(begin)  # the raw driver: this runs per transaction
+        dbapi = conn.connection.dbapi_connection  # the raw driver: this runs per transaction
+        if not dbapi.in_transaction:  # a group-commit batch already began it (db/group_commit.py)
+            dbapi.execute(begin)
 
 
 def make_null_pool_engine(url: str) -> Engine:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from spendwarden.db.checkpoint import Checkpointer
 from spendwarden.db.engine import Engines, make_engines
 from spendwarden.db.group_commit import GroupCommitter
 
@@ -31,7 +32,8 @@ class Store:
         self._writer_conn: Connection | None = None
         self._hot_local = threading.local()
         self._hot_conns: list[Any] = []
-        self._group = GroupCommitter(self.engines.write_lock, self._writer)
+        self._checkpointer: Checkpointer | None = None
+        self._group = GroupCommitter(self.engines.write_lock, self._writer, on_commit=self._committed)
 
     @property
     def is_postgres(self) -> bool:
@@ -90,7 +92,17 @@ class Store:
         and back (with its reset) for every write cost more than the write itself."""
         if self._writer_conn is None or self._writer_conn.closed:
             self._writer_conn = self.engines.write.connect()
+            dbapi: Any = self._writer_conn.connection.dbapi_connection
+            dbapi.execute("PRAGMA wal_autocheckpoint=0")  # db/checkpoint.py does it off the write path
+            if self._checkpointer is None:
+                database = self.engines.write.url.database
+                assert database is not None
+                self._checkpointer = Checkpointer(database, self.engines.write_lock)
         return self._writer_conn
+
+    def _committed(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     @contextmanager
     def leader_lock(self, name: str) -> Iterator[bool]:
@@ -111,6 +123,9 @@ class Store:
                     conn.commit()
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         with self.engines.write_lock:
             if self._writer_conn is not None:
                 self._writer_conn.close()

@@ -57,7 +57,7 @@ def _prefetched_spend(ctx: TxContext, task_id: str | None) -> dict[str, int] | N
 def authorize(
     core: LedgerCore, agent_id: str, req: AuthorizeRequest, *, idempotency_key: str | None = None
 ) -> dict[str, Any]:
-    fingerprint = idem.request_fingerprint("authorize", req.__dict__)
+    fingerprint = idem.request_fingerprint("authorize", req.__dict__, idempotency_key)
     with agent_unit(core, agent_id, with_spend=True, task_id=req.task_id) as ctx:
         cached = idem.replay(ctx.conn, agent_id, idempotency_key, fingerprint)
         if cached is not None:
@@ -140,7 +140,7 @@ def settle(
     ``price_provider`` (possibly ``""``) means: price the usage once the hold's model and
     vendor have filled what the call left out.
     """
-    fingerprint = idem.request_fingerprint("settle:" + hold_id, event.__dict__)
+    fingerprint = idem.request_fingerprint("settle:" + hold_id, event.__dict__, idempotency_key)
     with agent_unit(core, agent_id) as ctx:
         cached = idem.replay(ctx.conn, agent_id, idempotency_key, fingerprint)
         if cached is not None:

@@ -14,8 +14,11 @@ from spendwarden.errors import IdempotencyConflict
 from spendwarden.ledger.types import dumps, loads
 
 
-def request_fingerprint(action: str, body: Any) -> str:
-    """A stable hash of what was asked, so a retry can be told from a different request."""
+def request_fingerprint(action: str, body: Any, key: str | None) -> str:
+    """A stable hash of what was asked, so a retry can be told from a different request
+    (only needed, so only computed, when the request carries an idempotency key)."""
+    if key is None:
+        return ""
     payload = orjson.dumps({"action": action, "body": body}, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.sha256(payload).hexdigest()
 
