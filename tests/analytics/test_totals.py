@@ -145,6 +145,38 @@ def _check_summary(runtime: Runtime, rows: list[dict[str, Any]], window: windows
             want = {k: v for k, v in want.items() if v != [0, 0]}
             have = {e["key"]: [e["amount_usd"], e["count"]] for e in got["breakdowns"][dim]}
             assert have == {k: [usd(v[0]), v[1]] for k, v in want.items()}, (scope, dim, window)
+            if dim == "user":
+                _check_top_users(got["top_users"], want, scope, window)
+        _check_ranking(runtime, subset, window, scope)
+
+
+def _ranked(want: dict[Any, list[int]], measure: int) -> list[tuple[Any, list[int]]]:
+    return sorted(want.items(), key=lambda i: (-i[1][measure], i[0]))
+
+
+def _check_top_users(got: dict[str, Any], want: dict[Any, list[int]], scope: Scope, window: Any) -> None:
+    for name, measure in (("by_cost", 0), ("by_requests", 1)):
+        expect = [[k, usd(v[0]), v[1]] for k, v in _ranked(want, measure)[: summary.TOP_USERS]]
+        assert [[e["key"], e["amount_usd"], e["count"]] for e in got[name]] == expect, (scope, name, window)
+
+
+def _check_ranking(runtime: Runtime, subset: list[dict[str, Any]], window: windows.Window, scope: Scope) -> None:
+    """With a small limit each breakdown is the largest keys in order (ties by key) and one
+    ``(other)`` holding the rest: ranked in the database for the fleet, in Python otherwise."""
+    lo, hi = window.start_us, window.end_us
+    for limit in (1, 2):
+        got = summary.summary(runtime.store, runtime.settings, NOW, window, GROUPS, scope, limit=limit)
+        for dim in GROUPS:
+            want = _by_owner(subset, lo, hi) if dim == "owner" else expected(subset, lo, hi, COLUMN.get(dim, dim))
+            if dim == "user":
+                want.pop("", None)
+            ranked = [(k, v) for k, v in _ranked(want, 0) if v != [0, 0]]
+            expect = [[k, usd(v[0]), v[1]] for k, v in ranked[:limit]]
+            if len(ranked) > limit:
+                rest = ranked[limit:]
+                expect.append(["(other)", usd(sum(v[0] for _k, v in rest)), sum(v[1] for _k, v in rest)])
+            have = [[e["key"], e["amount_usd"], e["count"]] for e in got["breakdowns"][dim]]
+            assert have == expect, (scope, dim, limit, window)
 
 
 def _by_owner(rows: list[dict[str, Any]], lo: int, hi: int) -> dict[Any, list[int]]:

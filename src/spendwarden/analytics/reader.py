@@ -10,6 +10,7 @@ output tokens); user rows carry amount and count only.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,67 @@ def breakdown(
         for r in qa.users_grouped(conn, segs, agent_id=scope.agent_id, owner=scope.owner):
             _add(out["user"], r["user_id"], _values(r, qa.USER_MEASURES))
     return out
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One dimension of a window as a summary shows it: the largest keys, how many keys
+    there are, and the sums over all of them (measures: amount, count, failed count)."""
+
+    top: list[tuple[str, list[int]]]  # by amount, ties by key
+    by_count: list[tuple[str, list[int]]]  # by count, ties by key (only when asked)
+    present: int  # keys with any amount or count
+    sums: list[int]
+
+
+def ranked(
+    conn: Connection,
+    postgres: bool,
+    scope: Scope,
+    window: Window,
+    segs: list[Segment],
+    dims: Sequence[str],
+    top: int,
+    by_count: dict[str, int],
+    oldest_minute_us: int | None = None,
+) -> dict[str, Ranked]:
+    """``top`` keys by amount of each dimension (and ``by_count[dim]`` keys by count), the
+    number of keys and their sums. The fleet scope ranks in the database (thousands of
+    agents and users never become Python rows); the others rank ``breakdown``'s totals.
+    Keys with neither amount nor count, and calls without a user, are left out."""
+    if scope.fleet:
+        oldest = window.start_us if oldest_minute_us is None else oldest_minute_us
+        blocks = fleet_blocks(window, oldest)
+        out = {}
+        for d in dims:
+            amount, count, present, sums = qa.fleet_ranked(
+                conn, postgres, blocks, (window.start_us, window.end_us), d, top, by_count.get(d, 0)
+            )
+            out[d] = Ranked(amount, count, present, sums)
+        return out
+    data = breakdown(conn, scope, window, segs, dims)
+    return {d: rank(data[d], top, by_count.get(d, 0), skip_empty_key=d == "user") for d in dims}
+
+
+def rank(values: dict[str, list[int]], top: int, by_count: int, *, skip_empty_key: bool = False) -> Ranked:
+    """``ranked`` for totals already in Python."""
+    present = [(k, v[:3]) for k, v in values.items() if (v[1] or v[0]) and (k or not skip_empty_key)]
+    return Ranked(
+        top=_largest(present, 0, top),
+        by_count=_largest(present, 1, by_count) if by_count else [],
+        present=len(present),
+        sums=[sum(v[i] for _k, v in present) for i in range(3)],
+    )
+
+
+def _largest(items: list[tuple[str, list[int]]], measure: int, n: int) -> list[tuple[str, list[int]]]:
+    """The ``n`` largest by ``measure`` (ties by key), as a full sort would give them, without
+    a Python key call per item: the n-th largest value is found first, then only the items
+    at or above it are sorted."""
+    if len(items) > n:
+        floor = heapq.nlargest(n, [v[measure] for _k, v in items])[-1]
+        items = [i for i in items if i[1][measure] >= floor]
+    return sorted(items, key=lambda i: (-i[1][measure], i[0]))[:n]
 
 
 def series(

@@ -8,8 +8,7 @@ same for the whole window: how many raw rows the answer stands for.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -70,10 +69,19 @@ def summary(
     windows.check_minutes(segs, now_us, settings.analytics_minute_retention_days)
     oldest = now_us - settings.analytics_minute_retention_days * DAY_US
     with snapshot(store) as conn:
-        data = reader.breakdown(conn, scope, window, segs, dims, oldest, n_measures=3)
-    total = data["total"].get("", [0] * 6)
-    users = {k: v for k, v in data["user"].items() if k}
-    user_items = list(users.items())
+        ranked = reader.ranked(
+            conn,
+            store.is_postgres,
+            scope,
+            window,
+            segs,
+            dims,
+            max(limit + 1, TOP_USERS),
+            {"user": TOP_USERS},
+            oldest,
+        )
+    total = ranked["total"].sums
+    users = ranked["user"]
     return {
         "window": window.public(),
         "scope": {"agent_id": scope.agent_id, "owner": scope.owner},
@@ -81,32 +89,21 @@ def summary(
         "count": total[1],
         "failed_count": total[2],
         "events_in_window": total[1],
-        "breakdowns": {d: _ranked(users if d == "user" else data[d], total[0], limit) for d in group_by},
+        "breakdowns": {d: _rendered(ranked[d], total[0], limit) for d in group_by},
         "top_users": {
-            "by_cost": [entry(k, v, total[0]) for k, v in _top(user_items, 0, TOP_USERS)],
-            "by_requests": [entry(k, v, total[0]) for k, v in _top(user_items, 1, TOP_USERS)],
+            "by_cost": [entry(k, v, total[0]) for k, v in users.top[:TOP_USERS]],
+            "by_requests": [entry(k, v, total[0]) for k, v in users.by_count],
         },
     }
 
 
-def _top(items: Collection[tuple[str, list[int]]], measure: int, n: int) -> list[tuple[str, list[int]]]:
-    """The ``n`` largest by ``measure`` (ties by key), as a full sort would give them, without
-    a Python key call per item: the n-th largest value is found first, then only the items
-    at or above it are sorted."""
-    if len(items) > n:
-        floor = heapq.nlargest(n, [v[measure] for _k, v in items])[-1]
-        items = [i for i in items if i[1][measure] >= floor]
-    return sorted(items, key=lambda i: (-i[1][measure], i[0]))[:n]
-
-
-def _ranked(values: dict[str, list[int]], total: int, limit: int) -> list[dict[str, Any]]:
-    present = [(k, v) for k, v in values.items() if v[1] or v[0]]
-    top = _top(present, 0, limit)
+def _rendered(ranked: reader.Ranked, total: int, limit: int) -> list[dict[str, Any]]:
+    top = ranked.top[:limit]
     out = [entry(k, v, total) for k, v in top]
-    if len(present) > limit:
+    if ranked.present > limit:
         rest = [
-            sum(v[0] for _k, v in present) - sum(v[0] for _k, v in top),
-            sum(v[1] for _k, v in present) - sum(v[1] for _k, v in top),
+            ranked.sums[0] - sum(v[0] for _k, v in top),
+            ranked.sums[1] - sum(v[1] for _k, v in top),
         ]
         out.append(entry("(other)", rest, total))
     return out
