@@ -160,14 +160,17 @@ def _check_top_users(got: dict[str, Any], want: dict[Any, list[int]], scope: Sco
         assert [[e["key"], e["amount_usd"], e["count"]] for e in got[name]] == expect, (scope, name, window)
 
 
-def _check_ranking(runtime: Runtime, subset: list[dict[str, Any]], window: windows.Window, scope: Scope) -> None:
+def _check_ranking(
+    runtime: Runtime, subset: list[dict[str, Any]], window: windows.Window, scope: Scope
+) -> None:
     """With a small limit each breakdown is the largest keys in order (ties by key) and one
     ``(other)`` holding the rest: ranked in the database for the fleet, in Python otherwise."""
     lo, hi = window.start_us, window.end_us
     for limit in (1, 2):
         got = summary.summary(runtime.store, runtime.settings, NOW, window, GROUPS, scope, limit=limit)
         for dim in GROUPS:
-            want = _by_owner(subset, lo, hi) if dim == "owner" else expected(subset, lo, hi, COLUMN.get(dim, dim))
+            column = COLUMN.get(dim, dim)
+            want = _by_owner(subset, lo, hi) if dim == "owner" else expected(subset, lo, hi, column)
             if dim == "user":
                 want.pop("", None)
             ranked = [(k, v) for k, v in _ranked(want, 0) if v != [0, 0]]

@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from spendwarden import __version__
 from spendwarden.api import errors
+from spendwarden.api.fast import PATH as FAST_AUTHORIZE_PATH
+from spendwarden.api.fast import install_fast_authorize
 from spendwarden.api.limits import BodyLimit
 from spendwarden.api.ratelimit import RateLimiter
 from spendwarden.api.responses import FastJSON
@@ -61,6 +64,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
     errors.install(app)
     for router in [*CORE_ROUTERS, *extra_routers()]:
         app.include_router(router)
+    install_fast_authorize(app, _route(spend.router, FAST_AUTHORIZE_PATH, "POST"))
     app.state.rate_limiter = RateLimiter.from_settings(runtime.settings)
     for hook in APP_HOOKS:
         hook(app, runtime)
@@ -71,6 +75,13 @@ def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
         overrides={"/v1/ingest": settings.ingest_max_body_bytes},
     )
     return app
+
+
+def _route(router: APIRouter, path: str, method: str) -> APIRoute:
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.path == path and method in (route.methods or ()):
+            return route
+    raise LookupError(f"{method} {path} is not a route of {router.prefix}")
 
 
 # Parts that need more than a router (static files, middleware) add a hook here.
