@@ -46,6 +46,7 @@ class FastAuthorize:
         self.fallback = fallback
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self.fallback  # as FastAPI sets it (metrics label requests by route)
         request = Request(scope, receive)
         raw = await request.body()
         body = self._parse(request, raw)
