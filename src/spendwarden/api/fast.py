@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
@@ -33,7 +33,6 @@ from spendwarden.api.convert import authorize_request
 from spendwarden.api.deps import ensure_agent, resolve_principal, run_db
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import AuthorizeBody
-from spendwarden.errors import SpendwardenError
 
 PATH = "/v1/authorize"
 MAX_IDEMPOTENCY_KEY = 200  # as the FastAPI route's header declares
@@ -48,7 +47,12 @@ class FastAuthorize:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["route"] = self.fallback  # as FastAPI sets it (metrics label requests by route)
         request = Request(scope, receive)
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except HTTPException:
+            raise
+        except Exception as exc:  # a client gone mid-body, say: FastAPI's answer
+            raise HTTPException(status_code=400, detail="There was an error parsing the body") from exc
         body = self._parse(request, raw)
         if body is None:
             await self.fallback.handle(scope, _replay(raw), send)
@@ -73,13 +77,13 @@ class FastAuthorize:
             return None
         try:  # the standard library's parser, as FastAPI's (orjson reads huge integers as floats)
             data = json.loads(raw)
-        except ValueError:
+        except Exception:  # invalid, or nested past the recursion limit: FastAPI words it
             return None
         if not isinstance(data, dict):
             return None
         try:
             return AuthorizeBody.model_validate(data)
-        except (ValidationError, SpendwardenError):  # amounts raise the domain's own error
+        except Exception:  # field errors (amounts raise the domain's own error), deep nesting
             return None
 
 
