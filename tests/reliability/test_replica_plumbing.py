@@ -42,6 +42,24 @@ def test_periodic_work_has_exactly_one_leader(database_url: str) -> None:
         two.close()  # type: ignore[attr-defined]
 
 
+def test_each_periodic_job_has_its_own_leader(database_url: str) -> None:
+    """The server runs each job on its own loop under its own lock: a replica busy folding
+    does not stop another from ticking signals, and no job runs on two replicas at once."""
+    one, two = _replicas(database_url)
+    ran: list[str] = []
+    try:
+        assert {name for name, _job in two.periodic} >= {"analytics.fold", "signals.tick"}  # type: ignore[attr-defined]
+        with one.store.leader_lock("analytics.fold") as held:  # type: ignore[attr-defined]
+            assert held
+            assert two.run_led("analytics.fold", lambda: ran.append("fold")) is False  # type: ignore[attr-defined]
+            assert two.run_led("signals.tick", lambda: ran.append("tick")) is True  # type: ignore[attr-defined]
+        assert two.run_led("analytics.fold", lambda: ran.append("fold")) is True  # type: ignore[attr-defined]
+        assert ran == ["tick", "fold"]
+    finally:
+        one.close()  # type: ignore[attr-defined]
+        two.close()  # type: ignore[attr-defined]
+
+
 def test_live_events_cross_replicas(database_url: str) -> None:
     one, two = _replicas(database_url)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -44,7 +45,10 @@ def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
         runtime.hub.bind(asyncio.get_running_loop())
         runtime.start_live()
         if run_workers:
-            runtime.workers.add("sweeper", runtime.settings.sweep_interval_seconds, runtime.sweep)
+            interval = runtime.settings.sweep_interval_seconds
+            runtime.workers.add("sweeper", interval, runtime.expire_holds_led)
+            for name, job in runtime.periodic:
+                runtime.workers.add(name, interval, functools.partial(runtime.run_led, name, job))
             runtime.workers.start()
         try:
             yield

@@ -118,8 +118,11 @@ def agents_with_running_tasks(conn: Connection) -> list[str]:
 
 
 def agents_updated_since(conn: Connection, since: int) -> list[str]:
-    """Agents whose state row changed since ``since`` (one row per agent, no ledger scan)."""
-    stmt = select(agent_state.c.agent_id).where(agent_state.c.updated_at >= since)
+    """Agents whose state row changed since ``since`` and that have signal state to tick
+    (one row per agent, no ledger scan; an agent with no state has nothing to raise or clear)."""
+    stmt = select(agent_state.c.agent_id).where(
+        agent_state.c.updated_at >= since, agent_state.c.signal_state.is_not(None)
+    )
     return sorted(r[0] for r in conn.execute(stmt))
 
 
