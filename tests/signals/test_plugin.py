@@ -169,3 +169,28 @@ def test_fleet_settings_under_agent_overrides(settings: Settings, clock: FrozenC
         rt.close()
     with pytest.raises(ValueError, match="unknown signal setting"):
         build_runtime(settings.model_copy(update={"signals": {"nope": 1}}), clock=clock, migrate=False)
+
+
+def test_a_tick_with_nothing_to_raise_or_clear_writes_nothing(runtime: Runtime) -> None:
+    """The tick's dry run: an agent whose tick would only move the engine's clock is not
+    locked or written; one with a condition to resolve is, and the alert resolves."""
+    agent(runtime, "quiet")
+    agent(runtime, "looping")
+    play(runtime, [(START, "quiet", {})])
+    play(runtime, loop_burst("looping", START + timedelta(seconds=1)))
+    assert [a["rule"] for a in alerts(runtime, agent_id="looping", status="open")] == ["runaway_loop"]
+
+    def state_rows() -> dict[str, tuple[Any, Any]]:
+        with runtime.store.read() as conn:
+            return {
+                a: (s["updated_at"], s["signal_state"])
+                for a in ("quiet", "looping")
+                if (s := q.get_state(conn, a))
+            }
+
+    before = state_rows()
+    later(runtime, 2)  # the loop has stopped: its alert resolves; the quiet agent has nothing
+    after = state_rows()
+    assert after["quiet"] == before["quiet"]
+    assert after["looping"] != before["looping"]
+    assert not alerts(runtime, agent_id="looping", status="open")

@@ -138,12 +138,39 @@ def lock_agent_with_counters(
     row = fetch_one(conn, postgres, _LOCK_WITH_COUNTERS, params)
     if row is None:
         return None
+    found = _split_counters(row)
+    return _split_state(row, agent_id), row, found
+
+
+def _split_counters(row: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Take the ``c_*`` columns out of a row read with counters: (settled, held) per scope."""
     found: dict[str, tuple[int, int]] = {}
     for scope in COUNTER_SCOPES:
         amount, held = row.pop(f"c_{scope}_amount"), row.pop(f"c_{scope}_held")
         if amount is not None:
             found[scope] = (int(amount), int(held))
-    return _split_state(row, agent_id), row, found
+    return found
+
+
+def read_agents_with_counters(
+    conn: Connection, postgres: bool, agent_ids: list[str], keys: dict[str, str]
+) -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, tuple[int, int]]]]:
+    """``lock_agent_with_counters`` for many agents and without the lock: the state, the
+    agent and the window counters of each, one statement per 500 agents. For reads of many
+    agents' money (a page of agents, the signals tick's dry run) that would otherwise cost
+    two or three round trips per agent. Missing agents are absent from the result."""
+    found: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, tuple[int, int]]]] = {}
+    ordered = sorted(set(agent_ids))
+    for start in range(0, len(ordered), 500):
+        names = {f"a{i}": agent_id for i, agent_id in enumerate(ordered[start : start + 500])}
+        text = _LOCK_WITH_COUNTERS.replace("= :agent_id", f"IN ({', '.join(':' + n for n in names)})")
+        cur = raw(conn).execute(_sql(text, postgres), {**names, **keys, "per_task": ""})
+        columns = [d[0] for d in cur.description]
+        for values in cur.fetchall():
+            row = dict(zip(columns, values, strict=True))
+            counters = _split_counters(row)
+            found[row["id"]] = (_split_state(row, row["id"]), row, counters)
+    return found
 
 
 def lock_agents(

@@ -20,6 +20,12 @@ def spend_now(
     conn: Connection, agent: Agent, now_us: int, held: int, task_id: str | None = None
 ) -> dict[str, Any]:
     found = hot.counters(conn, conn.dialect.name == "postgresql", agent.id, window_keys_us(now_us), task_id)
+    return money_now(agent, found, held)
+
+
+def money_now(agent: Agent, found: dict[str, tuple[int, int]], held: int) -> dict[str, Any]:
+    """Spend, open holds, headroom and utilization per cap from the agent's window counters
+    as ``db.hot`` reads them ((settled, held) per scope)."""
     settled = {scope: amount for scope, (amount, _held) in found.items()}
     committed = {cap: settled.get(cap, 0) + held for cap in WINDOW_CAPS}
     return {
