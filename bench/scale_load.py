@@ -10,13 +10,15 @@ historical rows; the database is otherwise exactly what the ledger would have wr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import multiprocessing
 import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -140,36 +142,64 @@ def counters_of(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
 
 def load_events(
     url: str, n_agents: int, n_events: int, now_us: int, *, days: int = 30, chunk: int = 2000,
-    seed: int = 7, progress: Any = print,
+    seed: int = 7, progress: Any = print, workers: int = 1,
 ) -> dict[str, float]:  # fmt: skip
-    """Ledger rows, counters and each agent's state row (chain head); returns figures."""
-    rng = random.Random(seed)
+    """Ledger rows, counters and each agent's state row (chain head); returns figures.
+    ``workers`` > 1 builds and copies disjoint ranges of agents in that many processes (each
+    range has its own seeded generator, so the rows do not depend on the number of workers)."""
     per, extra = divmod(n_events, n_agents)
+    jobs = [
+        _Job(url, start, min(n_agents, start + chunk), per, extra, now_us, days, seed)
+        for start in range(0, n_agents, chunk)
+    ]
     t0, written = time.perf_counter(), 0
-    with raw(url) as conn:
-        for start in range(0, n_agents, chunk):
-            txns, counters, states = [], [], []
-            for aid in range(start, min(n_agents, start + chunk)):
-                rows = events_of(rng, aid, per + (1 if aid < extra else 0), now_us, days)
-                txns += [tuple(r[c] for c in TXN_COLS) for r in rows]
-                counters += [(agent_id(aid), s, p, v[0], 0, v[1]) for (s, p), v in counters_of(rows).items()]
-                last = rows[-1] if rows else None
-                states.append(
-                    (agent_id(aid), last["seq"] if last else 0, last["id"] if last else None,
-                     last["hash"] if last else GENESIS, 0, None, now_us)
-                )  # fmt: skip
-            copy_rows(conn, "transactions", TXN_COLS, txns)
-            copy_rows(
-                conn, "spend_counters", ("agent_id", "scope", "period", "amount", "held", "count"), counters
-            )
-            copy_rows(
-                conn, "agent_state",
-                ("agent_id", "seq", "head_id", "head_hash", "held", "signal_state", "updated_at"), states,
-            )  # fmt: skip
-            conn.commit()
-            written += len(txns)
-            if (start // chunk) % 10 == 0:
+    with contextlib.ExitStack() as stack:
+        if workers > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            done: Iterator[int] = pool.imap_unordered(_load_range, jobs)
+        else:
+            done = map(_load_range, jobs)
+        for i, rows in enumerate(done):
+            written += rows
+            if i % 10 == 0:
                 rate = written / (time.perf_counter() - t0)
                 progress(f"  events: {written:,} rows, {rate:,.0f} rows/s")
     elapsed = time.perf_counter() - t0
-    return {"events": written, "seconds": elapsed, "rows_per_s": written / elapsed}
+    return {"events": written, "seconds": elapsed, "rows_per_s": written / elapsed, "workers": workers}
+
+
+class _Job(NamedTuple):
+    url: str
+    start: int
+    stop: int
+    per: int
+    extra: int
+    now_us: int
+    days: int
+    seed: int
+
+
+def _load_range(job: _Job) -> int:
+    """Build and COPY the rows of agents ``start..stop`` in one transaction."""
+    rng = random.Random(f"{job.seed}:{job.start}")
+    txns, counters, states = [], [], []
+    for aid in range(job.start, job.stop):
+        rows = events_of(rng, aid, job.per + (1 if aid < job.extra else 0), job.now_us, job.days)
+        txns += [tuple(r[c] for c in TXN_COLS) for r in rows]
+        counters += [(agent_id(aid), s, p, v[0], 0, v[1]) for (s, p), v in counters_of(rows).items()]
+        last = rows[-1] if rows else None
+        states.append(
+            (agent_id(aid), last["seq"] if last else 0, last["id"] if last else None,
+             last["hash"] if last else GENESIS, 0, None, job.now_us)
+        )  # fmt: skip
+    with raw(job.url) as conn:
+        copy_rows(conn, "transactions", TXN_COLS, txns)
+        copy_rows(
+            conn, "spend_counters", ("agent_id", "scope", "period", "amount", "held", "count"), counters
+        )
+        copy_rows(
+            conn, "agent_state",
+            ("agent_id", "seq", "head_id", "head_hash", "held", "signal_state", "updated_at"), states,
+        )  # fmt: skip
+        conn.commit()
+    return len(txns)
