@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     )
     signals: dict[str, Any] = Field(
         default_factory=dict,
-        description="Fleet-wide detector thresholds as JSON (e.g. {\"velocity_ratio\": 4}); "
+        description='Fleet-wide detector thresholds as JSON (e.g. {"velocity_ratio": 4}); '
         "each agent's `signals` overrides them.",
     )
     notify_max_attempts: int = Field(
@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     )
     stripe_usd_rates: dict[str, str] = Field(
         default_factory=dict,
-        description='USD per major unit for non-USD Stripe amounts, e.g. {"eur": "1.08"}.'
+        description='USD per major unit for non-USD Stripe amounts, e.g. {"eur": "1.08"}.',
     )
     l402_btc_usd: str | None = Field(
         None,
@@ -100,7 +100,6 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         5.0, gt=0, description="HTTP timeout for one outbound webhook delivery."
     )
-
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -98,7 +98,7 @@ class Ranked:
     top: list[tuple[str, list[int]]]  # by amount, ties by key
     by_count: list[tuple[str, list[int]]]  # by count, ties by key (only when asked)
     present: int  # keys with any amount or count
-    sums: list[int]
+    sums: list[int]  # amount, count and (fleet: for "total" only) failed_count
 
 
 def ranked(
@@ -121,8 +121,10 @@ def ranked(
         blocks = fleet_blocks(window, oldest)
         out = {}
         for d in dims:
+            # A breakdown shows amount and count; only the total's failed calls are shown.
+            names = qa.RANKED_MEASURES if d == "total" else qa.RANKED_MEASURES[:2]
             amount, count, present, sums = qa.fleet_ranked(
-                conn, postgres, blocks, (window.start_us, window.end_us), d, top, by_count.get(d, 0)
+                conn, postgres, blocks, (window.start_us, window.end_us), d, top, by_count.get(d, 0), names
             )
             out[d] = Ranked(amount, count, present, sums)
         return out

@@ -400,15 +400,16 @@ def fleet_ranked(
     dim: str,
     top: int,
     by_count: int = 0,
+    names: Sequence[str] = RANKED_MEASURES,
 ) -> tuple[list[tuple[str, list[int]]], list[tuple[str, list[int]]], int, list[int]]:
     """One fleet dimension over signed blocks plus the journal rows in ``journal`` (a
     window), ranked in the database: the ``top`` keys by amount and the ``by_count`` keys
     by count (ties by key, in code-point order), how many keys have any amount or count,
-    and their summed measures (``RANKED_MEASURES``). A summary shows only the largest keys
-    and the rest as one sum, so only those rows cross into Python: grouping in SQL and
-    building one Python row per key (thousands of agents and users) was most of its time.
-    The user dimension leaves out calls without a user (key ``''``)."""
-    names = RANKED_MEASURES
+    and their summed measures (``names``, a prefix of ``RANKED_MEASURES``: each costs per
+    row, and 20,000 agents are 20,000 rows). A summary shows only the largest keys and the
+    rest as one sum, so only those rows cross into Python: grouping in SQL and building one
+    Python row per key (thousands of agents and users) was most of its time. The user
+    dimension leaves out calls without a user (key ``''``)."""
     cells = _block_cells(blocks, f"dim = '{dim}'", "key", names)
     journal_cols = ", ".join(f'"{m}"' for m in names)
     cells.append(
@@ -423,12 +424,12 @@ def fleet_ranked(
     cols = ", ".join(f'"{m}"' for m in names)
     ranked = [
         f"SELECT * FROM (SELECT 0 AS part, key, {cols}, 0 AS present FROM g "
-        f"ORDER BY \"amount\" DESC, {key_order} LIMIT {int(top)}) AS by_amount"
+        f'ORDER BY "amount" DESC, {key_order} LIMIT {int(top)}) AS by_amount'
     ]
     if by_count:
         ranked.append(
             f"SELECT * FROM (SELECT 1 AS part, key, {cols}, 0 AS present FROM g "
-            f"ORDER BY \"count\" DESC, {key_order} LIMIT {int(by_count)}) AS by_count"
+            f'ORDER BY "count" DESC, {key_order} LIMIT {int(by_count)}) AS by_count'
         )
     totals = ", ".join(f'CAST(COALESCE(SUM("{m}"), 0) AS BIGINT)' for m in names)
     ranked.append(f"SELECT 2 AS part, NULL AS key, {totals}, COUNT(*) AS present FROM g")
