@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,7 @@ class Hub:
 CHANNEL = "spendwarden_live"
 NOTIFY_LIMIT = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 NOTIFY_BATCH = 1000  # payloads per statement
+MAX_PENDING = 100_000  # payloads queued for the sender at most (live events are best effort)
 # The payloads travel as one JSON array (psycopg's text-array quoting of JSON strings costs
 # more than the NOTIFY itself).
 _NOTIFY_MANY = (
@@ -92,22 +94,66 @@ class PgBridge:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._send_lock = threading.Lock()
+        self._pending: list[str] = []
+        self._wake = threading.Event()
+        self._sending: threading.Thread | None = None
+        self._in_flight = False  # the sender holds a batch it has not finished sending
         self._sender: Any = None
         self._seq = 0
 
     def publish(self, events: list[Emitted]) -> None:
-        """NOTIFY a batch in as few round trips as possible (a bulk batch has thousands of
-        events; one ``pg_notify`` each cost more than the batch's own write)."""
+        """Queue a committed batch for the sender thread, in commit order.
+
+        Why a thread: the NOTIFY round trip was one of an authorization's eight, paid by
+        the request after its commit, one request at a time under the send lock. The
+        sender takes everything queued since its last send as one statement, so a
+        burst of commits costs a round trip or two, and no request waits for it."""
         with self._send_lock:
-            payloads = [_notify_payload(e, self._next_seq()) for e in events]
+            self._pending.extend(_notify_payload(e, self._next_seq()) for e in events)
+            if len(self._pending) > MAX_PENDING:  # the database is unreachable: keep the newest
+                del self._pending[: len(self._pending) - MAX_PENDING]
+            if self._sending is None or not self._sending.is_alive():
+                self._sending = threading.Thread(target=self._send_loop, name="pg-notify", daemon=True)
+                self._sending.start()
+        self._wake.set()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued has been sent (or dropped on a lost connection)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._send_lock:
+                if not self._pending and not self._in_flight:
+                    return True
+            self._wake.set()
+            time.sleep(0.005)
+        return False
+
+    def _send_loop(self) -> None:
+        while True:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            with self._send_lock:
+                batch, self._pending = self._pending, []
+                self._in_flight = bool(batch)
+                if not batch and self._stop.is_set():
+                    return
             try:
-                conn = self._connection()
-                size = NOTIFY_BATCH
-                for start in range(0, len(payloads), size):
-                    chunk = payloads[start : start + size]
-                    conn.execute(_NOTIFY_MANY, (CHANNEL, orjson.dumps(chunk).decode()))
-            except Exception:  # a lost connection must never fail the write that already committed
-                self._sender = None
+                if batch:
+                    self._send(batch)
+            finally:
+                with self._send_lock:
+                    self._in_flight = False
+
+    def _send(self, payloads: list[str]) -> None:
+        """NOTIFY in as few round trips as possible (a bulk batch has thousands of events;
+        one ``pg_notify`` each cost more than the batch's own write)."""
+        try:
+            conn = self._connection()
+            for start in range(0, len(payloads), NOTIFY_BATCH):
+                chunk = payloads[start : start + NOTIFY_BATCH]
+                conn.execute(_NOTIFY_MANY, (CHANNEL, orjson.dumps(chunk).decode()))
+        except Exception:  # a lost connection must never fail the write that already committed
+            self._sender = None
 
     def _next_seq(self) -> int:
         # PostgreSQL folds identical payloads sent in one transaction into one: a sequence
@@ -127,9 +173,13 @@ class PgBridge:
         self._thread.start()
 
     def stop(self) -> None:
+        self.flush()
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._sending is not None:
+            self._sending.join(timeout=5)
         if self._sender is not None:
             self._sender.close()
 

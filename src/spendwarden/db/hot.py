@@ -100,12 +100,28 @@ def _lock_states(conn: Connection, postgres: bool, params: dict[str, str]) -> No
         raw(conn).execute(_sql(_PG_LOCK_STATES.format(ids=ids), True), params).fetchall()
 
 
+def _locked_read(
+    conn: Connection, postgres: bool, text: str, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Lock one agent's state row, then read ``text``. On PostgreSQL the transaction's BEGIN,
+    the lock and the read go in one pipeline: still two statements, run in order (see
+    above), but one round trip instead of three. SQLite's BEGIN IMMEDIATE holds the lock."""
+    if not postgres:
+        return fetch_one(conn, False, text, params)
+    dbapi = raw(conn)
+    with dbapi.pipeline():
+        dbapi.execute(_sql(_PG_LOCK_ONE, True), {"agent_id": params["agent_id"]})
+        return _read_one(dbapi, True, text, params)
+
+
+_PG_LOCK_ONE = _PG_LOCK_STATES.format(ids=":agent_id")
+
+
 def lock_agent(
     conn: Connection, postgres: bool, agent_id: str
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """Lock the agent's state row and read it with the agent (one statement on SQLite)."""
-    _lock_states(conn, postgres, {"agent_id": agent_id})
-    row = fetch_one(conn, postgres, _LOCK, {"agent_id": agent_id})
+    row = _locked_read(conn, postgres, _LOCK, {"agent_id": agent_id})
     if row is None:
         return None
     return _split_state(row, agent_id), row
@@ -133,9 +149,8 @@ def lock_agent_with_counters(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, tuple[int, int]]] | None:
     """``lock_agent`` plus ``counters``: the state, the agent and every window counter the
     cap check needs in one read (after the lock statement on PostgreSQL)."""
-    _lock_states(conn, postgres, {"agent_id": agent_id})
     params = {"agent_id": agent_id, **keys, "per_task": task_id or ""}
-    row = fetch_one(conn, postgres, _LOCK_WITH_COUNTERS, params)
+    row = _locked_read(conn, postgres, _LOCK_WITH_COUNTERS, params)
     if row is None:
         return None
     found = _split_counters(row)
@@ -233,7 +248,15 @@ _INSERT_HOLD = (
 )
 
 
-def insert_hold(conn: Connection, postgres: bool, row: dict[str, Any]) -> None:
+Deferred = list[tuple[str, dict[str, Any]]]
+
+
+def insert_hold(conn: Connection, postgres: bool, row: dict[str, Any], later: Deferred | None = None) -> None:
+    """Insert a hold; on PostgreSQL with ``later``, queue it for the unit's commit instead
+    (``write_and_commit``): nothing in an authorization reads the hold back."""
+    if postgres and later is not None:
+        later.append((_INSERT_HOLD, row))
+        return
     execute(conn, postgres, _INSERT_HOLD, row)
 
 
@@ -245,6 +268,20 @@ def _update_state_sql(columns: tuple[str, ...]) -> str:
 
 def update_state(conn: Connection, postgres: bool, agent_id: str, values: dict[str, Any]) -> None:
     execute(conn, postgres, _update_state_sql(tuple(sorted(values))), {**values, "agent_id": agent_id})
+
+
+def write_and_commit(conn: Connection, deferred: Deferred, agent_id: str, changed: dict[str, Any]) -> None:
+    """PostgreSQL: a unit's queued writes, its state row update and its COMMIT in one
+    pipeline, one round trip (they were one each). An error in any of them is raised here,
+    before the unit publishes anything, and the transaction rolls back."""
+    dbapi = raw(conn)
+    with dbapi.pipeline():
+        for text, params in deferred:
+            dbapi.execute(_sql(text, True), params)
+        if changed:
+            columns = tuple(sorted(changed))
+            dbapi.execute(_sql(_update_state_sql(columns), True), {**changed, "agent_id": agent_id})
+        dbapi.commit()
 
 
 def update_states(

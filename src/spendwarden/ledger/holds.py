@@ -108,7 +108,7 @@ def _take_hold(ctx: TxContext, req: AuthorizeRequest, ttl: int) -> dict[str, Any
         "created_at": ctx.now_us,
         "expires_at": to_us(ctx.now + timedelta(seconds=ttl)),
     }
-    hot.insert_hold(ctx.conn, ctx.store.is_postgres, row)
+    hot.insert_hold(ctx.conn, ctx.store.is_postgres, row, later=ctx.deferred)
     _move_held(ctx, row, req.amount)
     return row
 

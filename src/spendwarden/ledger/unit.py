@@ -56,8 +56,11 @@ def agent_unit(
         changed = {f: state[f] for f in STATE_FIELDS if state[f] != before[f]}
         if changed:
             changed["updated_at"] = ctx.now_us
-            hot.update_state(conn, postgres, agent_id, changed)
         core.stage(conn, ctx.emitted)
+        if postgres and (changed or ctx.deferred):
+            hot.write_and_commit(conn, ctx.deferred, agent_id, changed)  # one round trip
+        elif changed:
+            hot.update_state(conn, postgres, agent_id, changed)
     core.publish(ctx.emitted)
 
 
