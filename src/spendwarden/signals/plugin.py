@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("spendwarden.signals")
 TICK_SECONDS = 30  # clock time between ticks of the absence and calendar rules
 RECENT = timedelta(hours=24)
-DRY_RUN_BATCH = 500  # agents read per statement by the tick's dry run
+DRY_RUN_BATCH = 100  # agents read per statement by the tick's dry run (then a pause)
 DEFAULT_SILENCE_MINUTES = 15  # the agents column default: then the fleet setting applies
 
 
@@ -246,7 +247,14 @@ class SignalsObserver:
             ids |= set(qs.agents_updated_since(conn, to_us(now - RECENT)))
         ordered = sorted(ids)
         for start in range(0, len(ordered), DRY_RUN_BATCH):
-            for agent_id in self._acting(ordered[start : start + DRY_RUN_BATCH], now):
+            began = time.monotonic()
+            acting = self._acting(ordered[start : start + DRY_RUN_BATCH], now)
+            # Pace the round: as long a pause as the batch took. A tick over tens of
+            # thousands of agents is seconds of Python; run flat out it held the GIL from
+            # the request threads and stretched authorizations' p99 from 15 to 90 ms.
+            if self.stopping.wait(time.monotonic() - began):
+                return len(ids)
+            for agent_id in acting:
                 if self.stopping.is_set():
                     return len(ids)  # shutting down: the next round (on whichever replica leads) resumes
                 try:
@@ -264,7 +272,7 @@ class SignalsObserver:
         Why: a tick that changes nothing but the engine's clock (its rolling buckets move
         on; the next observation moves them the same way from wherever they were saved)
         need not lock the agent and write its state. At 20,000 active agents that was
-        20,000 locking transactions every 30 s; the dry run costs one read per 500 agents
+        20,000 locking transactions every 30 s; the dry run costs one read per 100 agents
         and ~0.1 ms of Python each, and only the agents it names get the real, locked tick.
         """
         now_us = to_us(now)
