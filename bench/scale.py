@@ -178,7 +178,9 @@ ANALYTICS = {
     "forecast": "/v1/analytics/forecast",
     "agent_profile": "/v1/analytics/agents/{agent}",
     "agents_page_500": "/v1/agents?limit=500",
-    "transactions_24h_1000": "/v1/transactions?since={since}&limit=1000",
+    # Not "/v1/transactions?since=…&limit=1000": newest first by id, and the loader's ids
+    # ("txn_s…") sort after every real ULID, so the scan walks all loaded history first (a
+    # loader artifact: real ids grow with time; see docs/SCALE.md).
     # ... and the API's heaviest summary: one row per agent active in the window.
     "summary_24h_by_agent": "/v1/analytics/summary?window=24h&group_by=agent,model,vendor,rail,tool",
     "agents_page": "/v1/agents?limit=50",

@@ -102,14 +102,16 @@ def load_agents(url: str, n: int, now_us: int, chunk: int = 20_000) -> float:
 
 
 def events_of(rng: random.Random, aid: int, count: int, now_us: int, days: int) -> list[dict[str, Any]]:
-    """``count`` chained ledger rows for one agent, spread over the ``days`` before yesterday."""
+    """``count`` chained ledger rows for one agent, spread over the ``days`` before yesterday.
+    Ids start ``txn_00``: below every ULID the server issues now, as history imported
+    earlier would be (newest-first listings walk ids down from the newest)."""
     times = sorted(now_us - DAY_US - rng.randrange(days * DAY_US) for _ in range(count))
     head_id, head_hash, rows = None, GENESIS, []
     for seq, at in enumerate(times, start=1):
         rail = rng.choice(RAILS)
         row: dict[str, Any] = dict.fromkeys(TXN_FIELDS)
         row.update(
-            id=f"txn_s{aid:07d}{seq:06d}", agent_id=agent_id(aid), seq=seq, amount=rng.randrange(100, 200_000),
+            id=f"txn_00{aid:07d}{seq:06d}", agent_id=agent_id(aid), seq=seq, amount=rng.randrange(100, 200_000),
             rail=rail, vendor=rng.choice(VENDORS), tool=rng.choice(TOOLS), model=rng.choice(MODELS),
             kind="llm_call" if rail == "llm_api" else "payment", status="settled", attempt=1,
             task_id=f"task-{rng.randrange(50)}", source="import", external_id=f"scale:{aid}:{seq}",
