@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 
 from spendwarden.clock import FrozenClock
+from spendwarden.db import queries as q
 from spendwarden.errors import AgentHalted, CapExceeded, IdempotencyConflict, InvalidState, PolicyDenied
 from spendwarden.events import SpendEvent
+from spendwarden.ledger import holds
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
 from spendwarden.runtime import Runtime
@@ -188,3 +190,26 @@ def test_production_rule_halts_when_the_hour_exceeds_three_times_the_rolling_ave
     ledger.record(SpendEvent(agent_id="prod", amount=usd("0.20")))
     view = ledger.view("prod")
     assert view["status_reason"] == "auto_halt: hourly_vs_rolling_avg"
+
+
+def test_expiry_releases_holds_of_many_agents_in_shared_units(runtime: Runtime, clock: FrozenClock) -> None:
+    """More agents than one expiry unit holds (``EXPIRE_PER_UNIT``), some with two holds and
+    a task hold: every hold expires once, every agent's held amount and task counter return
+    to zero, and a hold not yet due stays open."""
+    ledger = runtime.ledger
+    n = holds.EXPIRE_PER_UNIT * 2 + 7
+    for i in range(n):
+        make_agent(ledger, f"a{i:03d}", daily="1.00")
+        ledger.authorize(f"a{i:03d}", req("0.10", ttl_seconds=60, task_id="t" if i % 3 == 0 else None))
+        if i % 2:
+            ledger.authorize(f"a{i:03d}", req("0.05", ttl_seconds=60))
+    keep = ledger.authorize("a000", req("0.20", ttl_seconds=3600))
+    clock.advance(timedelta(seconds=61))
+    assert ledger.expire_holds() == n + n // 2
+    assert ledger.expire_holds() == 0
+    for i in range(n):
+        view = ledger.view(f"a{i:03d}")
+        assert view["held"] == ("0.200000" if i == 0 else "0.000000")
+    with runtime.store.read() as conn:
+        assert q.counters_in_scope(conn, "a000", "per_task", ["t"]) in ({}, {"t": 0})
+        assert q.get_hold(conn, keep["id"])["status"] == "open"

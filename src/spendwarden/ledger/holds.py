@@ -21,9 +21,11 @@ from spendwarden.ledger.pricing import priced
 from spendwarden.ledger.record import append, current_spend, spend_from_counters
 from spendwarden.ledger.render import hold_public, money_map, transaction_public
 from spendwarden.ledger.types import Agent, AuthorizeRequest, dumps
-from spendwarden.ledger.unit import agent_unit
+from spendwarden.ledger.unit import agent_unit, agents_unit
 from spendwarden.ledger.windows import HOUR_US, WINDOW_CAPS
 from spendwarden.money import format_amount
+
+EXPIRE_PER_UNIT = 100  # agents whose expired holds are released in one transaction
 
 
 def ensure_can_spend(agent: Agent) -> None:
@@ -200,16 +202,22 @@ def void(core: LedgerCore, agent_id: str, hold_id: str) -> dict[str, Any]:
         return hold_public(hold)
 
 
-def expire_holds(core: LedgerCore, *, batch: int = 500) -> int:
-    """Release holds past their TTL; returns how many expired. Safe to run on any replica."""
+def expire_holds(core: LedgerCore, *, batch: int = 500, per_unit: int = EXPIRE_PER_UNIT) -> int:
+    """Release holds past their TTL; returns how many expired. Safe to run on any replica.
+
+    ``per_unit`` agents share one transaction (``agents_unit`` locks them in id order):
+    holds abandoned across thousands of agents (a crashed fleet, a load test) expired one
+    locking transaction per agent, and that stream of commits competed with live requests.
+    """
     now_us = to_us(core.clock.now())
     with core.store.read() as conn:
         agents = q.expired_hold_agents(conn, now_us, batch)
     expired = 0
-    for agent_id in agents:
-        with agent_unit(core, agent_id) as ctx:
-            for hold in q.expired_holds_of(ctx.conn, agent_id, now_us):
-                _move_held(ctx, hold, -hold["amount"])
-                q.close_hold(ctx.conn, hold["id"], {"status": "expired", "closed_at": ctx.now_us})
-                expired += 1
+    for start in range(0, len(agents), per_unit):
+        with agents_unit(core, agents[start : start + per_unit]) as contexts:
+            for agent_id, ctx in contexts.items():
+                for hold in q.expired_holds_of(ctx.conn, agent_id, now_us):
+                    _move_held(ctx, hold, -hold["amount"])
+                    q.close_hold(ctx.conn, hold["id"], {"status": "expired", "closed_at": ctx.now_us})
+                    expired += 1
     return expired
