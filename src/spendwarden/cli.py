@@ -89,6 +89,8 @@ def serve(
     if token:
         console.print("[bold yellow]Admin token (shown once, stored only as a hash):[/bold yellow]")
         console.print(token, soft_wrap=True)
+    if settings.gil_switch_interval_ms:
+        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Spendwarden {__version__} on http://{bind_host}:{bind_port} ({runtime.store.dialect})")
     sys.stdout.flush()

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(200, ge=1, description="Burst size for the per-key rate limit.")
     db_pool_size: int = Field(20, ge=1, description="PostgreSQL connection pool size per process.")
+    gil_switch_interval_ms: float = Field(
+        0.0,
+        ge=0,
+        description="`serve`: how long a busy Python thread may keep the GIL before another gets it "
+        "(0 = Python's 5 ms). Lower it when background work (a signals tick over many agents) "
+        "stretches request latency.",
+    )
     analytics_minute_retention_days: int = Field(
         7, ge=1, description="Per-minute rollups are pruned after this many days (hourly and daily are kept)."
     )
