@@ -9,6 +9,7 @@ inside the same transaction the store opened. Statements are written once with
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -171,21 +172,14 @@ def read_agents_with_counters(
     conn: Connection, postgres: bool, agent_ids: list[str], keys: dict[str, str]
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, tuple[int, int]]]]:
     """``lock_agent_with_counters`` for many agents and without the lock: the state, the
-    agent and the window counters of each, one statement per 500 agents. For reads of many
-    agents' money (a page of agents, the signals tick's dry run) that would otherwise cost
-    two or three round trips per agent. Missing agents are absent from the result."""
-    found: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, tuple[int, int]]]] = {}
-    ordered = sorted(set(agent_ids))
-    for start in range(0, len(ordered), 500):
-        names = {f"a{i}": agent_id for i, agent_id in enumerate(ordered[start : start + 500])}
-        text = _LOCK_WITH_COUNTERS.replace("= :agent_id", f"IN ({', '.join(':' + n for n in names)})")
-        cur = raw(conn).execute(_sql(text, postgres), {**names, **keys, "per_task": ""})
-        columns = [d[0] for d in cur.description]
-        for values in cur.fetchall():
-            row = dict(zip(columns, values, strict=True))
-            counters = _split_counters(row)
-            found[row["id"]] = (_split_state(row, row["id"]), row, counters)
-    return found
+    agent and the window counters of each. For reads of many agents' money (a page of
+    agents, the signals tick's dry run) that would otherwise cost two or three round trips
+    per agent. Missing agents are absent from the result."""
+    params = {**keys, "per_task": ""}
+    return {
+        row["id"]: (_split_state(row, row["id"]), row, _split_counters(row))
+        for row in _rows_of_agents(conn, postgres, _LOCK_WITH_COUNTERS, agent_ids, params, lock=False)
+    }
 
 
 def lock_agents(
@@ -193,20 +187,28 @@ def lock_agents(
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """``lock_agent`` for many agents in one statement, locking in id order (so two bulk
     writers can never deadlock). Missing agents are absent from the result."""
-    found: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    return {
+        row["id"]: (_split_state(row, row["id"]), row)
+        for row in _rows_of_agents(conn, postgres, _LOCK, agent_ids, {}, lock=True)
+    }
+
+
+def _rows_of_agents(
+    conn: Connection, postgres: bool, text: str, agent_ids: list[str], params: dict[str, Any], *, lock: bool
+) -> Iterator[dict[str, Any]]:
+    """A one-agent read (``… = :agent_id``) for many agents, 500 per statement in id order;
+    ``lock`` takes their state rows' locks first (PostgreSQL)."""
     ordered = sorted(set(agent_ids))
     for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        names = {f"a{i}": agent_id for i, agent_id in enumerate(chunk)}
-        _lock_states(conn, postgres, names)
+        names = {f"a{i}": agent_id for i, agent_id in enumerate(ordered[start : start + 500])}
+        if lock:
+            _lock_states(conn, postgres, names)
         in_chunk = f"IN ({', '.join(':' + n for n in names)})"
-        text = _LOCK.replace("= :agent_id", in_chunk) + " ORDER BY s.agent_id"
-        cur = raw(conn).execute(_sql(text, postgres), names)
+        many = text.replace("= :agent_id", in_chunk) + " ORDER BY s.agent_id"
+        cur = raw(conn).execute(_sql(many, postgres), {**names, **params})
         columns = [d[0] for d in cur.description]
         for values in cur.fetchall():
-            row = dict(zip(columns, values, strict=True))
-            found[row["id"]] = (_split_state(row, row["id"]), row)
-    return found
+            yield dict(zip(columns, values, strict=True))
 
 
 _COUNTERS = " UNION ALL ".join(
@@ -248,15 +250,7 @@ _INSERT_HOLD = (
 )
 
 
-Deferred = list[tuple[str, dict[str, Any]]]
-
-
-def insert_hold(conn: Connection, postgres: bool, row: dict[str, Any], later: Deferred | None = None) -> None:
-    """Insert a hold; on PostgreSQL with ``later``, queue it for the unit's commit instead
-    (``write_and_commit``): nothing in an authorization reads the hold back."""
-    if postgres and later is not None:
-        later.append((_INSERT_HOLD, row))
-        return
+def insert_hold(conn: Connection, postgres: bool, row: dict[str, Any]) -> None:
     execute(conn, postgres, _INSERT_HOLD, row)
 
 
@@ -270,17 +264,13 @@ def update_state(conn: Connection, postgres: bool, agent_id: str, values: dict[s
     execute(conn, postgres, _update_state_sql(tuple(sorted(values))), {**values, "agent_id": agent_id})
 
 
-def write_and_commit(conn: Connection, deferred: Deferred, agent_id: str, changed: dict[str, Any]) -> None:
-    """PostgreSQL: a unit's queued writes, its state row update and its COMMIT in one
-    pipeline, one round trip (they were one each). An error in any of them is raised here,
-    before the unit publishes anything, and the transaction rolls back."""
+def update_state_and_commit(conn: Connection, agent_id: str, values: dict[str, Any]) -> None:
+    """PostgreSQL: a unit's state row update and its COMMIT in one pipeline, one round trip
+    instead of two. An error in either is raised here, before the unit publishes anything,
+    and the transaction rolls back."""
     dbapi = raw(conn)
     with dbapi.pipeline():
-        for text, params in deferred:
-            dbapi.execute(_sql(text, True), params)
-        if changed:
-            columns = tuple(sorted(changed))
-            dbapi.execute(_sql(_update_state_sql(columns), True), {**changed, "agent_id": agent_id})
+        dbapi.execute(_sql(_update_state_sql(tuple(sorted(values))), True), {**values, "agent_id": agent_id})
         dbapi.commit()
 
 

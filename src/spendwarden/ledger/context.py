@@ -40,8 +40,6 @@ class TxContext:
     emitted: list[Emitted] = field(default_factory=list)
     # (hour, task_id, counters) read with the lock; used once, before anything is written.
     prefetched: tuple[int, str | None, dict[str, tuple[int, int]]] | None = None
-    # Writes nothing in the unit reads back, sent with its COMMIT (PostgreSQL; db.hot).
-    deferred: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     now_us: int = field(init=False)  # ``now`` in the database's form; the unit's time is fixed
 
     def __post_init__(self) -> None:

@@ -110,7 +110,7 @@ def _take_hold(ctx: TxContext, req: AuthorizeRequest, ttl: int) -> dict[str, Any
         "created_at": ctx.now_us,
         "expires_at": to_us(ctx.now + timedelta(seconds=ttl)),
     }
-    hot.insert_hold(ctx.conn, ctx.store.is_postgres, row, later=ctx.deferred)
+    hot.insert_hold(ctx.conn, ctx.store.is_postgres, row)
     _move_held(ctx, row, req.amount)
     return row
 

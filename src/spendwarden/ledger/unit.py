@@ -57,8 +57,8 @@ def agent_unit(
         if changed:
             changed["updated_at"] = ctx.now_us
         core.stage(conn, ctx.emitted)
-        if postgres and (changed or ctx.deferred):
-            hot.write_and_commit(conn, ctx.deferred, agent_id, changed)  # one round trip
+        if changed and postgres:
+            hot.update_state_and_commit(conn, agent_id, changed)
         elif changed:
             hot.update_state(conn, postgres, agent_id, changed)
     core.publish(ctx.emitted)
