@@ -5,6 +5,7 @@ loops, and thresholds from settings under per-agent overrides."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -194,3 +195,35 @@ def test_a_tick_with_nothing_to_raise_or_clear_writes_nothing(runtime: Runtime) 
     assert after["quiet"] == before["quiet"]
     assert after["looping"] != before["looping"]
     assert not alerts(runtime, agent_id="looping", status="open")
+
+
+def test_the_tick_evaluates_recent_agents_every_round_and_idle_ones_once_per_period(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event writes the agent's watch (its last event plus the flow rules' horizon); while
+    it lasts the agent is dry-run every round, after it once per ``IDLE_SECONDS``."""
+    from spendwarden.signals.cadence import IDLE_SECONDS
+    from spendwarden.signals.engine import FLOW_HORIZON
+    from spendwarden.signals.plugin import TICK_SECONDS, SignalsObserver
+
+    agent(runtime, "earlier")
+    agent(runtime, "busy")
+    play(runtime, [(START, "earlier", {})])
+    busy_at = START + timedelta(seconds=FLOW_HORIZON + 60)
+    play(runtime, [(busy_at, "busy", {})])
+    with runtime.store.read() as conn:
+        watch = {a: q.get_state(conn, a)["signal_watch_until"] for a in ("earlier", "busy")}  # type: ignore[index]
+    assert watch == {
+        "earlier": int(START.timestamp() + FLOW_HORIZON) * 1_000_000,
+        "busy": int(busy_at.timestamp() + FLOW_HORIZON) * 1_000_000,
+    }
+
+    observer = next(o for o in runtime.ledger.core.observers if isinstance(o, SignalsObserver))
+    evaluated: list[list[str]] = []
+    dry_run = observer._acting
+    monkeypatch.setattr(observer, "_acting", lambda ids, now: evaluated.append(ids) or dry_run(ids, now))
+    rounds = IDLE_SECONDS // TICK_SECONDS
+    for _ in range(rounds + 1):  # the first round evaluates everyone: no tick before it
+        later(runtime, TICK_SECONDS / 60)
+    counts = Counter(a for batch in evaluated[1:] for a in batch)
+    assert counts == {"busy": rounds, "earlier": 1}

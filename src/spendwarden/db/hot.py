@@ -70,7 +70,7 @@ def find_admin_token(dbapi: Any, postgres: bool, token_hash: str) -> dict[str, A
 
 _LOCK = """
 SELECT s.seq AS s_seq, s.head_id AS s_head_id, s.head_hash AS s_head_hash, s.held AS s_held,
-       s.signal_state AS s_signal_state, a.*
+       s.signal_state AS s_signal_state, s.signal_watch_until AS s_signal_watch_until, a.*
 FROM agent_state s JOIN agents a ON a.id = s.agent_id
 WHERE s.agent_id = :agent_id"""
 
@@ -84,6 +84,7 @@ def _split_state(row: dict[str, Any], agent_id: str) -> dict[str, Any]:
         "head_hash": row.pop("s_head_hash"),
         "held": row.pop("s_held"),
         "signal_state": row.pop("s_signal_state"),
+        "signal_watch_until": row.pop("s_signal_watch_until"),
     }
 
 
@@ -133,7 +134,7 @@ COUNTER_SCOPES = ("hourly", "daily", "weekly", "monthly", "total", "per_task")
 # SQLite walk every counter row the agent ever had (one per hour and per task).
 _LOCK_WITH_COUNTERS = (
     "SELECT s.seq AS s_seq, s.head_id AS s_head_id, s.head_hash AS s_head_hash, s.held AS s_held,"
-    " s.signal_state AS s_signal_state, "
+    " s.signal_state AS s_signal_state, s.signal_watch_until AS s_signal_watch_until, "
     + ", ".join(f"c_{c}.amount AS c_{c}_amount, c_{c}.held AS c_{c}_held" for c in COUNTER_SCOPES)
     + ", a.* FROM agent_state s JOIN agents a ON a.id = s.agent_id "
     + " ".join(

@@ -117,12 +117,36 @@ def agents_with_running_tasks(conn: Connection) -> list[str]:
     return sorted(r[0] for r in conn.execute(stmt))
 
 
-def agents_updated_since(conn: Connection, since: int) -> list[str]:
-    """Agents whose state row changed since ``since`` and that have signal state to tick
-    (one row per agent, no ledger scan; an agent with no state has nothing to raise or clear)."""
-    stmt = select(agent_state.c.agent_id).where(
-        agent_state.c.updated_at >= since, agent_state.c.signal_state.is_not(None)
+def agents_to_watch(conn: Connection, now: int, since: int) -> list[str]:
+    """Agents the signals tick evaluates every round: those whose detectors may open or
+    clear a condition within minutes (``signal_watch_until`` ahead of ``now``), those with
+    open holds (cap figures move without an event), and rows written before the column
+    existed that changed since ``since`` (as every agent was ticked before)."""
+    s = agent_state.c
+    stmt = select(s.agent_id).where(
+        s.signal_state.is_not(None),
+        or_(
+            s.signal_watch_until > now,
+            s.held > 0,
+            and_(s.signal_watch_until.is_(None), s.updated_at >= since),
+        ),
     )
+    return sorted(r[0] for r in conn.execute(stmt))
+
+
+def idle_agents(conn: Connection, now: int, since: int, went_idle_after: int | None = None) -> list[str]:
+    """Agents with signal state, changed since ``since``, that ``agents_to_watch`` leaves out
+    (only the hour- and day-scale rules can fire for them: ``signals.engine.SLOW_RULES``);
+    with ``went_idle_after``, only those whose watch ended after it."""
+    s = agent_state.c
+    stmt = select(s.agent_id).where(
+        s.signal_state.is_not(None),
+        s.updated_at >= since,
+        s.signal_watch_until <= now,
+        s.held <= 0,
+    )
+    if went_idle_after is not None:
+        stmt = stmt.where(s.signal_watch_until > went_idle_after)
     return sorted(r[0] for r in conn.execute(stmt))
 
 

@@ -13,7 +13,7 @@ from spendwarden.ledger.context import LedgerCore, TxContext
 from spendwarden.ledger.types import Agent
 from spendwarden.ledger.windows import HOUR_US, window_keys_us
 
-STATE_FIELDS = ("seq", "head_id", "head_hash", "held", "signal_state")
+STATE_FIELDS = ("seq", "head_id", "head_hash", "held", "signal_state", "signal_watch_until")
 
 
 @contextmanager

@@ -2,8 +2,9 @@
 
 The integrator keeps one ``AgentSignalState`` per agent (JSON in the agent's state row) and,
 inside the agent's write transaction, calls ``observe_transaction`` / ``observe_task_event``;
-a periodic job calls ``tick``. Each returns a ``SignalOutcome`` with the alerts to open and
-the ones to resolve. ``cap_breach`` and ``auto_halt`` are raised by the ledger itself
+a periodic job calls ``tick`` (every round until ``watch_until``, then on the slower
+``cadence``). Each returns a ``SignalOutcome`` with the alerts to open and the ones to
+resolve. ``cap_breach`` and ``auto_halt`` are raised by the ledger itself
 (``ledger/record.py``, with ``ledger/halt.py``); ``payment_loop`` through
 ``find_payment_cycle`` and ``observe_payment_cycle``.
 """
@@ -18,7 +19,13 @@ from spendwarden.signals.alerts import (
 )
 from spendwarden.signals.conditions import SignalOutcome
 from spendwarden.signals.config import DEFAULT_CONFIG, SignalConfig, TierPrior, effective, validate_overrides
-from spendwarden.signals.engine import observe_payment_cycle, observe_task_event, observe_transaction, tick
+from spendwarden.signals.engine import (
+    observe_payment_cycle,
+    observe_task_event,
+    observe_transaction,
+    tick,
+    watch_until,
+)
 from spendwarden.signals.facts import ActiveHours, AgentContext, TaskEventFact, TxnFact
 from spendwarden.signals.loops import find_payment_cycle
 from spendwarden.signals.profile import agent_profile
@@ -46,4 +53,5 @@ __all__ = [
     "payment_loop_alert",
     "tick",
     "validate_overrides",
+    "watch_until",
 ]

@@ -20,7 +20,22 @@ from spendwarden.signals.config import DEFAULT_CONFIG, SignalConfig, effective
 from spendwarden.signals.facts import SPENDING_STATUSES, AgentContext, TaskEventFact, TxnFact, to_ts
 from spendwarden.signals.loops import check_runaway, runaway_quiet
 from spendwarden.signals.record import advance_to, is_tool_call, record_txn
-from spendwarden.signals.state import AgentSignalState
+from spendwarden.signals.state import (
+    FP_SLOTS,
+    MIN_SLOTS,
+    RAIL_SLOTS,
+    RAIL_STEP,
+    AgentSignalState,
+)
+
+# The flow rules (velocity, runaway loops, rail shift, anomaly, retries, failures) read only
+# the minute, five-minute rail and fingerprint rings: this long after an agent's last event
+# those are empty, and nothing but the hour- and day-scale rules can change on a tick.
+FLOW_HORIZON = max(MIN_SLOTS * 60, RAIL_SLOTS * RAIL_STEP, FP_SLOTS * 60) + 60
+WATCH_ALWAYS = 2**40  # epoch seconds far beyond any clock: an open condition or task
+SLOW_RULES = frozenset(
+    {"budget_burn", "forecast_overrun", "cost_per_task_drift", "cap_utilization", "budget_threshold"}
+)
 
 
 def observe_transaction(
@@ -100,6 +115,18 @@ def tick(
             settle(out, f"silence:{key}", hit, agent, now)
     _expire_payment_loops(out, ts, cfg, agent, now)
     return out
+
+
+def watch_until(state: AgentSignalState) -> int:
+    """Until when (epoch seconds) a ``tick`` may open or clear a condition on the minute
+    scale, so an integrator should tick the agent every round; after it, only
+    ``SLOW_RULES`` can fire on a tick (on hour or day boundaries, as burn-rate history
+    matures, as holds change cap figures) and nothing is left to clear, so idle agents can
+    be ticked far less often. Why: at 100,000 agents active in a day, ticking every one
+    every 30 s was most of a core."""
+    if state.active or state.tasks:
+        return WATCH_ALWAYS
+    return state.last_ts + FLOW_HORIZON
 
 
 def observe_payment_cycle(

@@ -3,9 +3,10 @@
 ``SignalsObserver`` runs in the same transaction as every recorded spend and task event:
 it loads the agent's ``AgentSignalState`` from its state row, feeds the pure engine, opens
 and resolves alerts through ``alerts.lifecycle`` (which also queues notifications) and
-writes the state back (``agent_unit`` flushes it). A periodic job ticks agents that have
-running tasks, open alerts or recent activity, on the injected clock, for the rules that
-fire on absence or on the calendar. Thresholds: ``Settings.signals`` fleet-wide, under each
+writes the state back (``agent_unit`` flushes it) with ``watch_until``. A periodic job ticks,
+on the injected clock, for the rules that fire on absence or on the calendar: every 30 s the
+agents with running tasks, open alerts, open holds or recent events, and idle agents once
+every ten minutes (``cadence``). Thresholds: ``Settings.signals`` fleet-wide, under each
 agent's ``signals`` overrides.
 """
 
@@ -47,7 +48,9 @@ from spendwarden.signals import (
     observe_transaction,
     tick,
     validate_overrides,
+    watch_until,
 )
+from spendwarden.signals.cadence import IdleSchedule
 
 if TYPE_CHECKING:
     from spendwarden.runtime import Runtime
@@ -80,6 +83,7 @@ def load_state(ctx: TxContext) -> AgentSignalState:
 def save_state(ctx: TxContext, state: AgentSignalState) -> None:
     text = orjson.dumps(state.to_json()).decode()
     ctx.state["signal_state"] = text
+    ctx.state["signal_watch_until"] = watch_until(state) * 1_000_000
     with _lock:
         if len(_parsed) >= MAX_CACHED:
             _parsed.pop(next(iter(_parsed)))
@@ -190,6 +194,7 @@ class SignalsObserver:
         self.core = core
         self.cfg: SignalConfig = effective(DEFAULT_CONFIG, settings.signals)
         self._last_tick: datetime | None = None
+        self._idle = IdleSchedule()
         self.stopping = threading.Event()  # the runtime's, once installed
 
     def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None:
@@ -236,15 +241,31 @@ class SignalsObserver:
         save_state(ctx, state)
 
     def tick_due(self) -> int:
-        """Periodic job: tick every agent that may have a condition to raise or clear."""
+        """Periodic job: tick every agent that may have a condition to raise or clear.
+
+        Every round: agents with running tasks, open alerts or open holds, and those whose
+        ``watch_until`` is ahead (recent events). Idle agents (changed in the last day,
+        nothing on the minute scale left) once every ``cadence.IDLE_SECONDS``, spread
+        over that period."""
         now = self.core.clock.now()
-        if self._last_tick is not None and now - self._last_tick < timedelta(seconds=TICK_SECONDS):
+        previous = self._last_tick
+        if previous is not None and now - previous < timedelta(seconds=TICK_SECONDS):
             return 0
         self._last_tick = now
+        now_us, since = to_us(now), to_us(now - RECENT)
+        now_s = now_us // 1_000_000
         with self.core.store.read() as conn:
             ids = set(qs.agents_with_running_tasks(conn))
             ids |= set(qs.agents_with_open_alerts(conn))
-            ids |= set(qs.agents_updated_since(conn, to_us(now - RECENT)))
+            ids |= set(qs.agents_to_watch(conn, now_us, since))
+            if self._idle.stale(now_s):
+                self._idle.load(qs.idle_agents(conn, now_us, since), now_s)
+            elif previous is not None:
+                self._idle.add(qs.idle_agents(conn, now_us, since, went_idle_after=to_us(previous)))
+        # A first round (a start, a new leader) takes one round's share too, not the whole
+        # idle fleet at once: at worst an agent waits one period more.
+        last_s = to_us(previous) // 1_000_000 if previous else now_s - TICK_SECONDS
+        ids.update(self._idle.due(last_s, now_s))
         ordered = sorted(ids)
         for start in range(0, len(ordered), DRY_RUN_BATCH):
             began = time.monotonic()

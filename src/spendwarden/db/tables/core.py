@@ -64,6 +64,8 @@ agent_state = Table(
     micros("held"),
     json_text("signal_state"),
     timestamp("updated_at"),
+    # Until when the signals tick evaluates the agent every round (signals.engine.watch_until).
+    timestamp("signal_watch_until", nullable=True),
 )
 
 # Settled spend per agent per window (hour/day/week/month/total) and per task; ``held``
