@@ -227,3 +227,21 @@ def test_the_tick_evaluates_recent_agents_every_round_and_idle_ones_once_per_per
         later(runtime, TICK_SECONDS / 60)
     counts = Counter(a for batch in evaluated[1:] for a in batch)
     assert counts == {"busy": rounds, "earlier": 1}
+
+
+def test_an_agent_whose_late_event_finds_it_idle_joins_the_schedule_at_the_next_round(
+    runtime: Runtime,
+) -> None:
+    """A backdated event gives an agent state that is idle from the start: the next round
+    schedules it (not the next full reload, ten minutes on)."""
+    from spendwarden.signals.plugin import TICK_SECONDS, SignalsObserver
+
+    agent(runtime, "early")
+    agent(runtime, "late")
+    play(runtime, [(START, "early", {})])
+    later(runtime, 180)  # loads the idle schedule: "early" only
+    observer = next(o for o in runtime.ledger.core.observers if isinstance(o, SignalsObserver))
+    assert "early" in observer._idle and "late" not in observer._idle
+    runtime.ledger.record(spend("late", "0.01", occurred_at=START + timedelta(minutes=5)))
+    later(runtime, TICK_SECONDS / 60)
+    assert "late" in observer._idle

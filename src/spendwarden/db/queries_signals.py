@@ -137,7 +137,8 @@ def agents_to_watch(conn: Connection, now: int, since: int) -> list[str]:
 def idle_agents(conn: Connection, now: int, since: int, went_idle_after: int | None = None) -> list[str]:
     """Agents with signal state, changed since ``since``, that ``agents_to_watch`` leaves out
     (only the hour- and day-scale rules can fire for them: ``signals.engine.SLOW_RULES``);
-    with ``went_idle_after``, only those whose watch ended after it."""
+    with ``went_idle_after``, only those that became idle after it (their watch ended, or a
+    late event wrote their state, since then)."""
     s = agent_state.c
     stmt = select(s.agent_id).where(
         s.signal_state.is_not(None),
@@ -146,7 +147,7 @@ def idle_agents(conn: Connection, now: int, since: int, went_idle_after: int | N
         s.held <= 0,
     )
     if went_idle_after is not None:
-        stmt = stmt.where(s.signal_watch_until > went_idle_after)
+        stmt = stmt.where(or_(s.signal_watch_until > went_idle_after, s.updated_at >= went_idle_after))
     return sorted(r[0] for r in conn.execute(stmt))
 
 

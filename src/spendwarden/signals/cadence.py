@@ -38,6 +38,9 @@ class IdleSchedule:
     def __len__(self) -> int:
         return len(self._by_phase)
 
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self._members
+
     def stale(self, now: int) -> bool:
         """A full period since the last load (or the clock went back): reload."""
         return self.loaded_at is None or not 0 <= now - self.loaded_at < self.period
