@@ -7,6 +7,7 @@ Admin commands work straight on the database named by ``SPENDWARDEN_DATABASE_URL
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Annotated, Any
 
@@ -52,6 +53,11 @@ def runtime_for(database: str | None) -> Any:
     return build_runtime(settings_for(database))
 
 
+def fail_with(code: str, message: str) -> None:
+    err.print(f"[red]error[/red] [bold]{code}[/bold]: {message}")
+    raise typer.Exit(2)
+
+
 def fail(exc: SpendwardenError) -> None:
     err.print(f"[red]error[/red] [bold]{exc.code}[/bold]: {exc.message}")
     if exc.details:
@@ -74,14 +80,21 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     database: DatabaseOpt = None,
-    workers: Annotated[bool, typer.Option(help="Run background workers (sweeper, notifiers).")] = True,
+    workers: Annotated[
+        bool,
+        typer.Option(help="Run background work (deliveries, hold expiry, signals, analytics)."),
+    ] = True,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
-    """Run the API and dashboard. Migrates the database first; prints a new admin token once."""
+    """Run the API and dashboard. Migrates the database first; prints a new admin token once.
+
+    On PostgreSQL the periodic work runs in a child `spendwarden worker` process, started and
+    stopped with the server (SPENDWARDEN_WORKER_PROCESS=false keeps it in the server's threads)."""
     import uvicorn
 
     from spendwarden.api.app import create_app
     from spendwarden.ledger.admin import ensure_admin_token
+    from spendwarden.worker_process import NeedsPostgres, WorkerChild
 
     runtime = runtime_for(database)
     settings = runtime.settings
@@ -91,16 +104,49 @@ def serve(
         console.print(token, soft_wrap=True)
     if settings.gil_switch_interval_ms:
         sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    child = None
+    postgres = runtime.store.is_postgres
+    if workers and (settings.worker_process if settings.worker_process is not None else postgres):
+        if not postgres:
+            fail_with("worker_process_needs_postgres", str(NeedsPostgres()))
+        child = WorkerChild(settings.database_url)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Spendwarden {__version__} on http://{bind_host}:{bind_port} ({runtime.store.dialect})")
     sys.stdout.flush()
-    uvicorn.run(
-        create_app(runtime, run_workers=workers),
-        host=bind_host,
-        port=bind_port,
-        log_level=log_level,
-        access_log=False,
-    )
+    if child is not None:
+        child.start()
+    try:
+        uvicorn.run(
+            create_app(runtime, run_workers=workers, run_periodic=child is None),
+            host=bind_host,
+            port=bind_port,
+            log_level=log_level,
+            access_log=False,
+        )
+    finally:
+        if child is not None:
+            child.stop()
+
+
+@app.command()
+def worker(
+    database: DatabaseOpt = None,
+    watch_parent: Annotated[
+        bool, typer.Option(hidden=True, help="Stop when standard input closes (the parent server is gone).")
+    ] = False,
+) -> None:
+    """Run only the periodic work (hold expiry, signals tick, analytics fold): the process
+    `serve` starts for it on PostgreSQL. Each job runs under its own leader lock, so any
+    number of these share the work. PostgreSQL only. Stops on SIGTERM or Ctrl-C after the
+    step in progress."""
+    from spendwarden.worker_process import NeedsPostgres, run_worker
+
+    runtime = runtime_for(database)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        run_worker(runtime, watch_parent=sys.stdin.buffer if watch_parent else None)
+    except NeedsPostgres as exc:
+        fail_with("worker_process_needs_postgres", str(exc))
 
 
 @app.command()

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(200, ge=1, description="Burst size for the per-key rate limit.")
     db_pool_size: int = Field(20, ge=1, description="PostgreSQL connection pool size per process.")
+    worker_process: bool | None = Field(
+        None,
+        description="`serve`: run the periodic work (hold expiry, signals tick, analytics fold) in "
+        "a child process (`spendwarden worker`) instead of the server's threads, so a tick over "
+        "many agents never holds the GIL that requests wait for. Unset: on for PostgreSQL, off "
+        "for SQLite (where it is refused: a second process's live events would reach no stream).",
+    )
     gil_switch_interval_ms: float = Field(
         0.0,
         ge=0,

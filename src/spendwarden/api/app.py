@@ -19,6 +19,7 @@ from spendwarden.api.ratelimit import RateLimiter
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.routes import agents, health, ledger, spend
 from spendwarden.runtime import Runtime
+from spendwarden.workers import Workers
 
 # Routers of every part of the design; later parts add theirs to ``extra_routers``.
 CORE_ROUTERS: list[APIRouter] = [health.router, spend.router, agents.router, ledger.router]
@@ -39,16 +40,27 @@ def extra_routers() -> list[APIRouter]:
     return routers
 
 
-def create_app(runtime: Runtime, *, run_workers: bool = True) -> FastAPI:
+def add_periodic_work(runtime: Runtime, workers: Workers | None = None) -> None:
+    """Every periodic job in a loop of its own, each under its own leader lock: what a server
+    runs in threads, or ``spendwarden worker`` runs for it in another process."""
+    workers = runtime.workers if workers is None else workers
+    interval = runtime.settings.sweep_interval_seconds
+    workers.add("sweeper", interval, runtime.expire_holds_led)
+    for name, job in runtime.periodic:
+        workers.add(name, interval, functools.partial(runtime.run_led, name, job))
+
+
+def create_app(runtime: Runtime, *, run_workers: bool = True, run_periodic: bool = True) -> FastAPI:
+    """The API and dashboard. ``run_workers``: run the background loops (deliveries and,
+    with ``run_periodic``, the periodic jobs; without it a ``spendwarden worker`` runs them)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.hub.bind(asyncio.get_running_loop())
         runtime.start_live()
         if run_workers:
-            interval = runtime.settings.sweep_interval_seconds
-            runtime.workers.add("sweeper", interval, runtime.expire_holds_led)
-            for name, job in runtime.periodic:
-                runtime.workers.add(name, interval, functools.partial(runtime.run_led, name, job))
+            if run_periodic:
+                add_periodic_work(runtime)
             runtime.workers.start()
         try:
             yield
