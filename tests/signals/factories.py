@@ -101,3 +101,32 @@ def history(
         feed.steady(begin, (hours[1] - hours[0]) * 60, per_min, amount, **kw)
         end = day + timedelta(hours=hours[1])
     return end
+
+
+BURST_KINDS = ("loop", "same", "retry", "fail", "rail", "calm", "task", "reported")
+
+
+def burst(feed: Feed, at: datetime, kind: str, n: int, amount: int) -> datetime:
+    """``n`` spends from ``at`` of one kind: a fast ``loop``, identical requests (``same``),
+    retries, failures, a ``rail`` switch, ``calm`` calls, charges to implicit tasks (``task``)
+    or to a task the agent reported starting (``reported``, which can go silent). Returns
+    the time of the last one."""
+    if kind == "reported":
+        feed.task("started", f"r{n % 2}", at)
+    step = 1 if kind == "loop" else 7
+    for i in range(n):
+        kw: dict[str, Any] = {}
+        if kind == "same":
+            kw.update(tool="search", endpoint="/q")
+        elif kind == "retry":
+            kw.update(attempt=2 + i % 2)
+        elif kind == "fail":
+            kw.update(status="failed" if i % 2 else "settled")
+        elif kind == "rail":
+            kw.update(rail="x402" if i % 3 else "stripe")
+        elif kind == "task":
+            kw.update(task_id=f"t{i % 3}")
+        elif kind == "reported":
+            kw.update(task_id=f"r{n % 2}")
+        feed.txn(at + timedelta(seconds=i * step), amount, **kw)
+    return at + timedelta(seconds=(n - 1) * step)

@@ -13,7 +13,7 @@ import pytest
 from spendwarden.signals import AgentContext, SignalConfig, effective
 from spendwarden.signals import engine as engine_mod
 from spendwarden.signals.state import AgentSignalState
-from tests.signals.factories import MONDAY, Feed, history
+from tests.signals.factories import MONDAY, Feed, burst, history
 
 
 def _workload(feed: Feed, seed: int) -> None:
@@ -24,18 +24,7 @@ def _workload(feed: Feed, seed: int) -> None:
     for _ in range(60):
         at += timedelta(minutes=rng.choice([0, 1, 3, 20, 90]))
         kind = rng.choice(["loop", "same", "retry", "fail", "rail", "calm"])
-        for i in range(rng.randrange(1, 60)):
-            kw: dict[str, Any] = {}
-            if kind == "same":
-                kw.update(tool="search", endpoint="/q")
-            if kind == "retry":
-                kw.update(attempt=2 + i % 2)
-            if kind == "fail":
-                kw.update(status="failed" if i % 2 else "settled")
-            if kind == "rail":
-                kw.update(rail=rng.choice(["x402", "stripe"]))
-            amount = rng.choice([1_000, 50_000, 400_000, 3_000_000])
-            feed.txn(at + timedelta(seconds=i * (1 if kind == "loop" else 7)), amount, **kw)
+        burst(feed, at, kind, rng.randrange(1, 60), rng.choice([1_000, 50_000, 400_000, 3_000_000]))
         if rng.random() < 0.3:
             feed.tick(at + timedelta(minutes=30))
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from spendwarden.signals import AgentContext, AgentSignalState, tick, watch_until
 from spendwarden.signals.engine import SLOW_RULES, WATCH_ALWAYS
 from spendwarden.signals.facts import from_ts, to_ts
-from tests.signals.factories import MONDAY, Feed, history
+from tests.signals.factories import BURST_KINDS, MONDAY, Feed, burst, history
 
 CTX = AgentContext(
     agent_id="a",
@@ -28,7 +28,7 @@ CTX = AgentContext(
 bursts = st.lists(
     st.tuples(
         st.sampled_from([0, 1, 3, 20, 90, 600]),  # minutes of quiet before the burst
-        st.sampled_from(["loop", "same", "retry", "fail", "rail", "calm", "task", "reported"]),
+        st.sampled_from(BURST_KINDS),
         st.integers(min_value=1, max_value=40),  # events in the burst
         st.sampled_from([1_000, 50_000, 400_000, 3_000_000]),
     ),
@@ -40,25 +40,7 @@ bursts = st.lists(
 def _play(feed: Feed, plan: list[tuple[int, str, int, int]]) -> datetime:
     at = history(feed, days=2, per_min=0.5)
     for quiet, kind, n, amount in plan:
-        at += timedelta(minutes=quiet)
-        if kind == "reported":  # a task the agent reports on: it can go silent
-            feed.task("started", f"r{n % 2}", at)
-        for i in range(n):
-            kw: dict[str, object] = {}
-            if kind == "same":
-                kw.update(tool="search", endpoint="/q")
-            elif kind == "retry":
-                kw.update(attempt=2 + i % 2)
-            elif kind == "fail":
-                kw.update(status="failed" if i % 2 else "settled")
-            elif kind == "rail":
-                kw.update(rail="x402" if i % 3 else "stripe")
-            elif kind == "task":
-                kw.update(task_id=f"t{i % 3}")
-            elif kind == "reported":
-                kw.update(task_id=f"r{n % 2}")
-            feed.txn(at + timedelta(seconds=i * (1 if kind == "loop" else 7)), amount, **kw)
-        at += timedelta(seconds=n * 7)
+        at = burst(feed, at + timedelta(minutes=quiet), kind, n, amount) + timedelta(seconds=7)
     return at
 
 
