@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from typing import Annotated, Any
 
@@ -144,8 +143,6 @@ def worker(
 
     runtime = runtime_for(database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if runtime.settings.worker_nice and hasattr(os, "nice"):
-        os.nice(runtime.settings.worker_nice)  # yield the CPU to the servers' requests
     try:
         run_worker(runtime, watch_parent=sys.stdin.buffer if watch_parent else None)
     except NeedsPostgres as exc:

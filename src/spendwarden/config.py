@@ -56,14 +56,6 @@ class Settings(BaseSettings):
         "many agents never holds the GIL that requests wait for. Unset: on for PostgreSQL, off "
         "for SQLite (where it is refused: a second process's live events would reach no stream).",
     )
-    worker_nice: int = Field(
-        10,
-        ge=0,
-        le=19,
-        description="`spendwarden worker`: how much lower the worker's CPU priority is than the "
-        "server's (Unix nice increment), so periodic work yields the CPU to requests when cores "
-        "are busy; 0 keeps the same priority.",
-    )
     gil_switch_interval_ms: float = Field(
         0.0,
         ge=0,
