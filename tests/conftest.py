@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from spendwarden.clock import FrozenClock
@@ -28,6 +29,11 @@ PG_ADMIN_URL = os.environ.get("SPENDWARDEN_TEST_PG", "postgresql://postgres@127.
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 _counter = itertools.count()
+
+# No per-example deadline: the suite asserts behaviour, never timing (benchmarks live in
+# bench/), and a first example that pays a lazy import ran past the 200 ms default once.
+hypothesis_settings.register_profile("spendwarden", deadline=None)
+hypothesis_settings.load_profile("spendwarden")
 
 
 def _pg_url(dbname: str) -> str:

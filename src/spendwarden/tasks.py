@@ -113,13 +113,20 @@ class TaskCounter:
     """Observer: counts each agent's calls per task as the ledger records them."""
 
     def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None:
-        counts: dict[str, tuple[int, int]] = {}
-        for row in rows:
-            if row["task_id"] and row["status"] in COUNTED_STATUSES:
-                n, first = counts.get(row["task_id"], (0, row["occurred_at"]))
-                counts[row["task_id"]] = (n + 1, min(first, row["occurred_at"]))
+        self.on_batch([(ctx, rows)])
+
+    def on_batch(self, batch: list[tuple[TxContext, list[dict[str, Any]]]]) -> None:
+        """Every agent's tasks of one transaction in one upsert."""
+        counts: dict[tuple[str, str], tuple[int, int]] = {}
+        for ctx, rows in batch:
+            for row in rows:
+                if row["task_id"] and row["status"] in COUNTED_STATUSES:
+                    key = (ctx.agent.id, row["task_id"])
+                    n, first = counts.get(key, (0, row["occurred_at"]))
+                    counts[key] = (n + 1, min(first, row["occurred_at"]))
         if counts:
-            qs.add_tool_calls(ctx.conn, ctx.store.is_postgres, ctx.agent.id, counts, ctx.now_us)
+            ctx = batch[0][0]
+            qs.add_tool_calls(ctx.conn, ctx.store.is_postgres, counts, ctx.now_us)
 
 
 def task_public(row: dict[str, Any]) -> dict[str, Any]:

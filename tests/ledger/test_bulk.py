@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from spendwarden.clock import FrozenClock
 from spendwarden.db import queries as q
@@ -64,3 +65,60 @@ def test_events_are_published_after_commit(runtime: Runtime) -> None:
     make_agent(runtime.ledger, "pub")
     record_batch(runtime.ledger.core, [spend("pub", "0.01"), spend("pub", "0.02")])
     assert seen.count("transaction.recorded") == 2
+
+
+def test_many_agents_in_one_batch_observe_as_one_by_one(runtime: Runtime, clock: FrozenClock) -> None:
+    """The bulk path hands observers every agent of the transaction at once (``on_batch``):
+    rollups, task tool calls and detector state must come out exactly as recording the same
+    events one at a time does. Agents ``b*`` take the batch, their twins ``o*`` the events
+    one by one."""
+    import random
+
+    from sqlalchemy import select
+
+    from spendwarden.db.tables.analytics import rollups
+    from spendwarden.db.tables.core import agent_state
+    from spendwarden.db.tables.signals import tasks
+
+    rnd = random.Random(7)
+    names = [f"{n:02d}" for n in range(24)]
+    for n in names:
+        make_agent(runtime.ledger, f"b{n}")
+        make_agent(runtime.ledger, f"o{n}")
+    plan = [
+        (
+            rnd.choice(names),
+            f"{rnd.randrange(1, 900) / 100:.2f}",
+            {
+                "occurred_at": clock.now() - timedelta(minutes=rnd.randrange(0, 180)),
+                "vendor": rnd.choice(["openai", "stripe"]),
+                "tool": rnd.choice(["search", "browse"]),
+                "task_id": rnd.choice([None, "t1", "t2"]),
+                "status": rnd.choice(["settled", "settled", "failed"]),
+            },
+        )
+        for _ in range(300)
+    ]
+    plan.sort(key=lambda p: p[2]["occurred_at"])  # one agent's events in time order on both paths
+    result = record_batch(runtime.ledger.core, [spend(f"b{n}", amount, **f) for n, amount, f in plan])
+    assert len(result.accepted) == len(plan)
+    for n, amount, f in plan:
+        runtime.ledger.record(spend(f"o{n}", amount, **f))
+
+    def by_twin(table: Any, *columns: str) -> dict[str, set[tuple[Any, ...]]]:
+        found: dict[str, set[tuple[Any, ...]]] = {}
+        with runtime.store.read() as conn:
+            for row in conn.execute(select(table)).mappings():
+                kept = tuple(row[c] for c in columns)
+                found.setdefault(row["agent_id"], set()).add(kept)
+        return found
+
+    cube = by_twin(rollups, *(c.name for c in rollups.columns if c.name not in ("agent_id",)))
+    counted = by_twin(tasks, "task_id", "tool_calls", "started_at")
+    states = by_twin(agent_state, "signal_state", "signal_watch_until")
+    for n in names:
+        assert cube.get(f"b{n}") == cube.get(f"o{n}")
+        assert counted.get(f"b{n}") == counted.get(f"o{n}")
+        (state,) = states[f"b{n}"]  # alert keys in the state name the agent
+        assert {(str(state[0]).replace(f"b{n}", f"o{n}"), state[1])} == states[f"o{n}"]
+    assert sum(len(v) for k, v in counted.items() if k.startswith("b")) > 0

@@ -1,10 +1,11 @@
 """Keeping rollups current inside the ledger's write transaction.
 
-``RollupObserver.on_transactions`` receives the new rows of one agent (one from the normal
-path, thousands from bulk ingest), aggregates them in memory and writes at most four
-statements: multi-row upserts into ``rollups``, ``rollups_users`` and ``rollups_tasks``
-(all keyed by this agent, so no two agents ever contend) and one insert into the fleet
-journal (insert-only: no shared row is locked). The work is proportional to the distinct
+``RollupObserver.on_transactions`` receives the new rows of one agent (one row from the
+normal path) and ``on_batch`` those of every agent of a bulk transaction; either aggregates
+them in memory and writes at most four statements: multi-row upserts into ``rollups``,
+``rollups_users`` and ``rollups_tasks`` (keyed by agent, in key order, so writers lock
+shared rows in one order) and one insert into the fleet journal (insert-only: no shared row
+is locked). The work is proportional to the distinct
 (minute x dimensions) cells of the batch, not to its rows.
 
 Measures follow ``ledger.record.counter_delta``: ``amount`` is net spend (settled adds,
@@ -196,3 +197,17 @@ class RollupObserver:
             return
         batch = aggregate(ctx.agent.id, ctx.agent.owner, rows, ctx.now_us - self.minute_retention_us)
         qa.write_agent_rollups(ctx.conn, ctx.store.is_postgres, batch)
+
+    def on_batch(self, batch: list[tuple[TxContext, list[dict[str, Any]]]]) -> None:
+        """Every agent of a bulk transaction in the same four statements: each agent's
+        cells are keyed by its id, so the merged rows stay unique per upsert key."""
+        if not batch:
+            return
+        first = batch[0][0]
+        merged: dict[str, list[dict[str, Any]]] = {"cube": [], "users": [], "tasks": [], "journal": []}
+        for ctx, rows in batch:
+            if rows:
+                cells = aggregate(ctx.agent.id, ctx.agent.owner, rows, ctx.now_us - self.minute_retention_us)
+                for name, part in cells.items():
+                    merged[name] += part
+        qa.write_agent_rollups(first.conn, first.store.is_postgres, merged)

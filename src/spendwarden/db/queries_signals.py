@@ -35,23 +35,31 @@ def update_task(conn: Connection, agent_id: str, task_id: str, values: Row) -> N
     conn.execute(stmt.values(**values))
 
 
+TOOL_CALL_ROWS = 1000  # rows per statement: 8 parameters each, far below SQLite's limit
+
+
 def add_tool_calls(
-    conn: Connection, postgres: bool, agent_id: str, counts: dict[str, tuple[int, int]], at: int
+    conn: Connection, postgres: bool, counts: dict[tuple[str, str], tuple[int, int]], at: int
 ) -> None:
-    """Count tool calls per task ({task_id: (calls, first occurred_at)}); a task first named by
-    a transaction starts ``running``."""
+    """Count tool calls per task ({(agent_id, task_id): (calls, first occurred_at)}); a task
+    first named by a transaction starts ``running``. Multi-row upserts in key order, so
+    concurrent writers lock shared rows in one order."""
     dialect_insert = postgresql.insert if postgres else sqlite.insert
-    for task_id, (n, first) in counts.items():
-        stmt = dialect_insert(tasks).values(
-            agent_id=agent_id,
-            task_id=task_id,
-            status="running",
-            started_at=first,
-            last_progress_at=first,
-            tool_calls=n,
-            created_at=at,
-            updated_at=at,
-        )
+    rows = [
+        {
+            "agent_id": agent_id,
+            "task_id": task_id,
+            "status": "running",
+            "started_at": first,
+            "last_progress_at": first,
+            "tool_calls": n,
+            "created_at": at,
+            "updated_at": at,
+        }
+        for (agent_id, task_id), (n, first) in sorted(counts.items())
+    ]
+    for start in range(0, len(rows), TOOL_CALL_ROWS):
+        stmt = dialect_insert(tasks).values(rows[start : start + TOOL_CALL_ROWS])
         stmt = stmt.on_conflict_do_update(
             index_elements=["agent_id", "task_id"],
             set_={"tool_calls": tasks.c.tool_calls + stmt.excluded.tool_calls, "updated_at": at},

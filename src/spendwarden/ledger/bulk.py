@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from spendwarden.db import hot
 from spendwarden.events import SpendEvent
 from spendwarden.ledger.chain import TXN_COLUMNS, TXN_INDEX
-from spendwarden.ledger.context import Emitted, LedgerCore, TxContext
+from spendwarden.ledger.context import Emitted, LedgerCore, TxContext, observe_batch
 from spendwarden.ledger.record import can_break, check_after_spend, counter_sums, seal_rows
 from spendwarden.ledger.unit import agents_unit
 from spendwarden.money import format_amount
@@ -133,10 +133,12 @@ def _record_agents(
         )
         for ctx, values in sealed:
             _check_breaches(ctx, values)
-            if ctx.observers:
-                rows = [dict(zip(TXN_COLUMNS, v, strict=True)) for v in values]
-                for observer in ctx.observers:
-                    observer.on_transactions(ctx, rows)
+        if core.observers:  # after every check, as for one agent; each observer sees all agents at once
+            observe_batch(
+                core.observers,
+                [(ctx, [dict(zip(TXN_COLUMNS, v, strict=True)) for v in values]) for ctx, values in sealed],
+            )
+        for ctx, values in sealed:
             _emit(ctx, values)
     result.accepted.update(accepted)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection
 
@@ -58,6 +58,28 @@ class Observer(Protocol):
     """
 
     def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None: ...
+
+
+@runtime_checkable
+class BatchObserver(Observer, Protocol):
+    """An observer that can also take every agent of a bulk transaction in one call.
+
+    Why: a batch spread over thousands of agents (a day's export of a large fleet) paid
+    the observer's statements once per agent, ~1.8 ms each for the rollups; in one call
+    they are a few statements for the whole batch."""
+
+    def on_batch(self, batch: list[tuple[TxContext, list[dict[str, Any]]]]) -> None: ...
+
+
+def observe_batch(observers: list[Observer], batch: list[tuple[TxContext, list[dict[str, Any]]]]) -> None:
+    """Run each observer over every ``(ctx, rows)`` of one transaction, in observer order:
+    ``on_batch`` where an observer has it, ``on_transactions`` per agent otherwise."""
+    for observer in observers:
+        if isinstance(observer, BatchObserver):
+            observer.on_batch(batch)
+        else:
+            for ctx, rows in batch:
+                observer.on_transactions(ctx, rows)
 
 
 Publisher = Callable[[list[Emitted]], None]

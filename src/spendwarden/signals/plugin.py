@@ -83,7 +83,7 @@ def load_state(ctx: TxContext) -> AgentSignalState:
 
 
 def save_state(ctx: TxContext, state: AgentSignalState) -> None:
-    text = orjson.dumps(state.to_json()).decode()
+    text = state.to_text()
     ctx.state["signal_state"] = text
     ctx.state["signal_watch_until"] = watch_until(state) * 1_000_000
     with _lock:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 VERSION = 1
 MIN_SLOTS = 60  # one-minute buckets: spend, count, retry spend, failures
 RAIL_SLOTS = 12  # five-minute buckets of spend per rail (last hour)
@@ -128,36 +130,46 @@ class AgentSignalState:
     active: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (fresh containers: later mutation of the state does not leak)."""
+        """A JSON-ready dict with fresh containers: later mutation of the state does not leak."""
+        return orjson.loads(self.to_text())  # type: ignore[no-any-return]
+
+    def to_text(self) -> str:
+        """The state as the JSON text its row stores. Serialised from a view that shares the
+        state's own lists and dicts (nothing outlives the call), so no ring is copied: the
+        copies made saving ~90 µs of every agent's write."""
+        return orjson.dumps(self._view()).decode()
+
+    def _view(self) -> dict[str, Any]:
         return {
             "v": VERSION,
             "first": self.first_ts,
             "last": self.last_ts,
             "n": self.n_events,
-            "m": [self.m_head, self.m_spend[:], self.m_count[:], self.m_retry[:], self.m_fail[:]],
-            "r": [self.r_head, [dict(x) for x in self.r_spend], self.r_count[:], dict(self.r_tot)],
-            "f": [self.f_head, [dict(x) for x in self.f_slots], dict(self.f_tot)],
-            "h": [self.h_head, self.h_spend[:], [dict(x) for x in self.h_tools], dict(self.t_tot)],
+            "m": [self.m_head, self.m_spend, self.m_count, self.m_retry, self.m_fail],
+            "r": [self.r_head, self.r_spend, self.r_count, self.r_tot],
+            "f": [self.f_head, self.f_slots, self.f_tot],
+            "h": [self.h_head, self.h_spend, self.h_tools, self.t_tot],
             "c": [
                 self.c_hour,
                 self.c_spend,
                 self.c_count,
                 self.c_minutes,
                 self.c_last_min,
-                dict(self.c_rails),
+                self.c_rails,
             ],
-            "b": [self.b_hours, self.b_usd_h, self.b_txm, dict(self.b_rails)],
-            "d": [self.d_head, self.d_spend[:], self.d_prior_avg],
-            "mo": [self.mo_key, self.mo_end, self.mo_spend, self.bt_levels[:]],
-            "k": [self.k_head, self.k_cost[:], self.k_count[:]],
+            "b": [self.b_hours, self.b_usd_h, self.b_txm, self.b_rails],
+            "d": [self.d_head, self.d_spend, self.d_prior_avg],
+            "mo": [self.mo_key, self.mo_end, self.mo_spend, self.bt_levels],
+            "k": [self.k_head, self.k_cost, self.k_count],
             "tasks": {k: t.to_json() for k, t in self.tasks.items()},
-            "seen": {k: dict(v) for k, v in self.seen.items()},
-            "active": {k: v[:] for k, v in self.active.items()},
+            "seen": self.seen,
+            "active": self.active,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> AgentSignalState:
-        """Rebuild from ``to_json`` output (or its JSON text parsed); copies every container."""
+        """Rebuild from ``to_json`` output or parsed JSON text. The state takes ``d``'s lists and
+        dicts as its own (no copies: every caller passes a freshly parsed dict)."""
         if d.get("v") != VERSION:
             raise ValueError(f"unsupported signal state version {d.get('v')!r}")
         m, r, f, h, c, b = d["m"], d["r"], d["f"], d["h"], d["c"], d["b"]
@@ -166,44 +178,44 @@ class AgentSignalState:
             last_ts=d["last"],
             n_events=d["n"],
             m_head=m[0],
-            m_spend=m[1][:],
-            m_count=m[2][:],
-            m_retry=m[3][:],
-            m_fail=m[4][:],
+            m_spend=m[1],
+            m_count=m[2],
+            m_retry=m[3],
+            m_fail=m[4],
             r_head=r[0],
-            r_spend=[dict(x) for x in r[1]],
-            r_count=r[2][:],
-            r_tot=dict(r[3]),
+            r_spend=r[1],
+            r_count=r[2],
+            r_tot=r[3],
             f_head=f[0],
-            f_slots=[dict(x) for x in f[1]],
-            f_tot=dict(f[2]),
+            f_slots=f[1],
+            f_tot=f[2],
             h_head=h[0],
-            h_spend=h[1][:],
-            h_tools=[dict(x) for x in h[2]],
-            t_tot=dict(h[3]),
+            h_spend=h[1],
+            h_tools=h[2],
+            t_tot=h[3],
             c_hour=c[0],
             c_spend=c[1],
             c_count=c[2],
             c_minutes=c[3],
             c_last_min=c[4],
-            c_rails=dict(c[5]),
+            c_rails=c[5],
             b_hours=b[0],
             b_usd_h=float(b[1]),
             b_txm=float(b[2]),
-            b_rails=dict(b[3]),
+            b_rails=b[3],
             d_head=d["d"][0],
-            d_spend=d["d"][1][:],
+            d_spend=d["d"][1],
             d_prior_avg=float(d["d"][2]),
             mo_key=d["mo"][0],
             mo_end=d["mo"][1],
             mo_spend=d["mo"][2],
-            bt_levels=d["mo"][3][:],
+            bt_levels=d["mo"][3],
             k_head=d["k"][0],
-            k_cost=d["k"][1][:],
-            k_count=d["k"][2][:],
+            k_cost=d["k"][1],
+            k_count=d["k"][2],
             tasks={k: TaskState.from_json(v) for k, v in d["tasks"].items()},
-            seen={k: dict(v) for k, v in d["seen"].items()},
-            active={k: list(v) for k, v in d["active"].items()},
+            seen=d["seen"],
+            active=d["active"],
         )
 
     def copy(self) -> AgentSignalState:
