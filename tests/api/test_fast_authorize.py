@@ -68,7 +68,12 @@ def test_every_answer_matches_the_fastapi_route(
         # (what, headers, body, handled by the fast route)
         ("well formed", agent, b'{"amount_usd": "0.25", "vendor": "openai"}', True),
         ("number amount", agent, b'{"amount_usd": 0.5, "tool": "search", "task_id": "t1"}', True),
-        ("charset", {**bearer(key), "Content-Type": "application/json; charset=utf-8"}, b'{"amount_usd": 1}', True),  # noqa: E501
+        (
+            "charset",
+            {**bearer(key), "Content-Type": "application/json; charset=utf-8"},
+            b'{"amount_usd": 1}',
+            True,
+        ),  # noqa: E501
         ("no content type", bearer(key), b'{"amount_usd": 1}', False),
         ("over the cap", {**bearer(tiny_key), **JSON}, b'{"amount_usd": "0.02"}', True),
         ("halted", {**bearer(halted_key), **JSON}, b'{"amount_usd": "0.02"}', True),
@@ -88,7 +93,12 @@ def test_every_answer_matches_the_fastapi_route(
         ("bad amount, no key", JSON, b'{"amount_usd": "0.0000001"}', False),
         ("huge", agent, b'{"amount_usd": 1e300}', False),
         ("NaN", agent, b'{"amount_usd": NaN}', False),
-        ("deeply nested", agent, b'{"amount_usd": 1, "metadata": {"a": ' + b"[" * 99_999 + b"]" * 99_999 + b"}}", False),  # noqa: E501
+        (
+            "deeply nested",
+            agent,
+            b'{"amount_usd": 1, "metadata": {"a": ' + b"[" * 99_999 + b"]" * 99_999 + b"}}",
+            False,
+        ),  # noqa: E501
         ("big int", agent, b'{"amount_usd": 1, "metadata": {"n": 123456789012345678901234567890}}', False),
         ("form body", {**bearer(key), "Content-Type": "text/plain"}, b'{"amount_usd": 1}', False),
         ("long idempotency key", {**agent, "Idempotency-Key": "k" * 201}, b'{"amount_usd": 1}', False),

@@ -93,13 +93,8 @@ def _split_state(row: dict[str, Any], agent_id: str) -> dict[str, Any]:
 # the locked row: an agent row or counters joined into it would be as they were before the
 # wait, missing what the transaction it waited for did (a halt, a settlement's spend).
 # SQLite holds its one write lock from BEGIN IMMEDIATE, so it locks and reads at once.
-_PG_LOCK_STATES = "SELECT agent_id FROM agent_state WHERE agent_id IN ({ids}) ORDER BY agent_id FOR UPDATE"
-
-
-def _lock_states(conn: Connection, postgres: bool, params: dict[str, str]) -> None:
-    if postgres:
-        ids = ", ".join(":" + n for n in params)
-        raw(conn).execute(_sql(_PG_LOCK_STATES.format(ids=ids), True), params).fetchall()
+_PG_LOCK_STATES = "SELECT agent_id FROM agent_state WHERE agent_id {ids} ORDER BY agent_id FOR UPDATE"
+_PG_LOCK_MANY = _sql(_PG_LOCK_STATES.format(ids="= ANY(:agent_ids)"), True)
 
 
 def _locked_read(
@@ -116,7 +111,7 @@ def _locked_read(
         return _read_one(dbapi, True, text, params)
 
 
-_PG_LOCK_ONE = _PG_LOCK_STATES.format(ids=":agent_id")
+_PG_LOCK_ONE = _PG_LOCK_STATES.format(ids="= :agent_id")
 
 
 def lock_agent(
@@ -169,6 +164,17 @@ def _split_counters(row: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return found
 
 
+# The window counters of many agents: one index range per scope (agent_id, scope, period).
+# As LEFT JOINs beside the state rows, PostgreSQL planned a hash join over a sequential scan
+# of spend_counters per scope (33 ms for 100 agents of a 3,000-agent fleet).
+_MANY_COUNTERS = " UNION ALL ".join(
+    f"SELECT agent_id, scope, amount, held FROM spend_counters"
+    f" WHERE agent_id = :agent_id AND scope = '{c}' AND period = :{c}"
+    for c in COUNTER_SCOPES
+    if c != "per_task"
+)
+
+
 def read_agents_with_counters(
     conn: Connection, postgres: bool, agent_ids: list[str], keys: dict[str, str]
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, tuple[int, int]]]]:
@@ -176,11 +182,14 @@ def read_agents_with_counters(
     agent and the window counters of each. For reads of many agents' money (a page of
     agents, the signals tick's dry run) that would otherwise cost two or three round trips
     per agent. Missing agents are absent from the result."""
-    params = {**keys, "per_task": ""}
-    return {
-        row["id"]: (_split_state(row, row["id"]), row, _split_counters(row))
-        for row in _rows_of_agents(conn, postgres, _LOCK_WITH_COUNTERS, agent_ids, params, lock=False)
+    found = {
+        row["id"]: (_split_state(row, row["id"]), row)
+        for row in _rows_of_agents(conn, postgres, _LOCK, agent_ids, {}, lock=False)
     }
+    counters: dict[str, dict[str, tuple[int, int]]] = {agent_id: {} for agent_id in found}
+    for row in _rows_of_agents(conn, postgres, _MANY_COUNTERS, list(found), keys, lock=False, order=None):
+        counters[row["agent_id"]][row["scope"]] = (int(row["amount"]), int(row["held"]))
+    return {agent_id: (state, row, counters[agent_id]) for agent_id, (state, row) in found.items()}
 
 
 def lock_agents(
@@ -195,21 +204,40 @@ def lock_agents(
 
 
 def _rows_of_agents(
-    conn: Connection, postgres: bool, text: str, agent_ids: list[str], params: dict[str, Any], *, lock: bool
+    conn: Connection,
+    postgres: bool,
+    text: str,
+    agent_ids: list[str],
+    params: dict[str, Any],
+    *,
+    lock: bool,
+    order: str | None = "s.agent_id",
 ) -> Iterator[dict[str, Any]]:
     """A one-agent read (``… = :agent_id``) for many agents, 500 per statement in id order;
-    ``lock`` takes their state rows' locks first (PostgreSQL)."""
+    ``lock`` takes their state rows' locks first (PostgreSQL). On PostgreSQL the ids go as
+    one array parameter, so every chunk is the same statement text: prepared once and
+    planned once (an ``IN`` list of 100 names cost ~5 ms of planning per statement)."""
     ordered = sorted(set(agent_ids))
     for start in range(0, len(ordered), 500):
-        names = {f"a{i}": agent_id for i, agent_id in enumerate(ordered[start : start + 500])}
-        if lock:
-            _lock_states(conn, postgres, names)
-        in_chunk = f"IN ({', '.join(':' + n for n in names)})"
-        many = text.replace("= :agent_id", in_chunk) + " ORDER BY s.agent_id"
+        chunk = ordered[start : start + 500]
+        names: dict[str, Any]
+        if postgres:
+            if lock:
+                raw(conn).execute(_PG_LOCK_MANY, {"agent_ids": chunk}).fetchall()
+            many, names = _many_sql(text, order), {"agent_ids": chunk}
+        else:
+            names = {f"a{i}": agent_id for i, agent_id in enumerate(chunk)}
+            in_chunk = f"IN ({', '.join(':' + n for n in names)})"
+            many = text.replace("= :agent_id", in_chunk) + (f" ORDER BY {order}" if order else "")
         cur = raw(conn).execute(_sql(many, postgres), {**names, **params})
         columns = [d[0] for d in cur.description]
         for values in cur.fetchall():
             yield dict(zip(columns, values, strict=True))
+
+
+@cache
+def _many_sql(text: str, order: str | None) -> str:
+    return text.replace("= :agent_id", "= ANY(:agent_ids)") + (f" ORDER BY {order}" if order else "")
 
 
 _COUNTERS = " UNION ALL ".join(
