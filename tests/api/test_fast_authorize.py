@@ -73,7 +73,7 @@ def test_every_answer_matches_the_fastapi_route(
             {**bearer(key), "Content-Type": "application/json; charset=utf-8"},
             b'{"amount_usd": 1}',
             True,
-        ),  # noqa: E501
+        ),
         ("no content type", bearer(key), b'{"amount_usd": 1}', False),
         ("over the cap", {**bearer(tiny_key), **JSON}, b'{"amount_usd": "0.02"}', True),
         ("halted", {**bearer(halted_key), **JSON}, b'{"amount_usd": "0.02"}', True),
@@ -98,7 +98,7 @@ def test_every_answer_matches_the_fastapi_route(
             agent,
             b'{"amount_usd": 1, "metadata": {"a": ' + b"[" * 99_999 + b"]" * 99_999 + b"}}",
             False,
-        ),  # noqa: E501
+        ),
         ("big int", agent, b'{"amount_usd": 1, "metadata": {"n": 123456789012345678901234567890}}', False),
         ("form body", {**bearer(key), "Content-Type": "text/plain"}, b'{"amount_usd": 1}', False),
         ("long idempotency key", {**agent, "Idempotency-Key": "k" * 201}, b'{"amount_usd": 1}', False),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
+
 from spendwarden.clock import FrozenClock
 from spendwarden.db import queries as q
 from spendwarden.ledger.bulk import record_batch
@@ -52,6 +54,25 @@ def test_breach_in_a_batch_halts_and_alerts(runtime: Runtime, clock: FrozenClock
     assert alerts and alerts[0]["rule"] == "cap_breach"
 
 
+def test_hourly_cap_broken_in_an_earlier_hour_of_the_batch(runtime: Runtime, clock: FrozenClock) -> None:
+    """A later row in another hour of the same day must not hide an earlier hour's breach."""
+    ledger = runtime.ledger
+    make_agent(ledger, "hourly", hourly="1.00")
+    day = clock.now().replace(hour=3, minute=0)
+    record_batch(
+        ledger.core,
+        [
+            *(spend("hourly", "0.40", occurred_at=day + timedelta(minutes=m)) for m in (10, 20, 30)),
+            spend("hourly", "0.90", occurred_at=day + timedelta(hours=2)),  # the largest, the last
+        ],
+    )
+    assert ledger.view("hourly")["status"] == "halted"
+    with ledger.store.read() as conn:
+        found = {"agent_id": "hourly", "rule": "cap_breach"}
+        alerts = q.list_alerts(conn, filters=found, before=None, limit=10)
+    assert [orjson.loads(a["figures"])["cap"] for a in alerts] == ["hourly"]
+
+
 def test_largest_row_trips_per_transaction_cap(runtime: Runtime) -> None:
     ledger = runtime.ledger
     make_agent(ledger, "single", per_transaction="1.00")
@@ -82,9 +103,10 @@ def test_many_agents_in_one_batch_observe_as_one_by_one(runtime: Runtime, clock:
 
     rnd = random.Random(7)
     names = [f"{n:02d}" for n in range(24)]
-    for n in names:
-        make_agent(runtime.ledger, f"b{n}")
-        make_agent(runtime.ledger, f"o{n}")
+    for i, n in enumerate(names):  # half with caps: breach checks and detectors read counters
+        caps = {"daily": "12.00", "hourly": "6.00"} if i % 2 else {}
+        make_agent(runtime.ledger, f"b{n}", **caps)
+        make_agent(runtime.ledger, f"o{n}", **caps)
     plan = [
         (
             rnd.choice(names),
@@ -116,9 +138,38 @@ def test_many_agents_in_one_batch_observe_as_one_by_one(runtime: Runtime, clock:
     cube = by_twin(rollups, *(c.name for c in rollups.columns if c.name not in ("agent_id",)))
     counted = by_twin(tasks, "task_id", "tool_calls", "started_at")
     states = by_twin(agent_state, "signal_state", "signal_watch_until")
-    for n in names:
+    for i, n in enumerate(names):
         assert cube.get(f"b{n}") == cube.get(f"o{n}")
         assert counted.get(f"b{n}") == counted.get(f"o{n}")
+        if i % 2:  # with caps, a batch's detectors see the counters as the whole batch left them
+            continue
         (state,) = states[f"b{n}"]  # alert keys in the state name the agent
         assert {(str(state[0]).replace(f"b{n}", f"o{n}"), state[1])} == states[f"o{n}"]
     assert sum(len(v) for k, v in counted.items() if k.startswith("b")) > 0
+    with runtime.store.read() as conn:
+        alerts = q.list_alerts(conn, filters={}, before=None, limit=1000)
+    opened: dict[str, list[tuple[str, str]]] = {}
+    for alert in alerts:
+        opened.setdefault(alert["agent_id"], []).append((alert["rule"], alert["status"]))
+    halted = 0
+    for n in names:
+        breaches = [sorted(a for a in opened.get(f"{side}{n}", []) if a[0] == "cap_breach") for side in "bo"]
+        assert breaches[0] == breaches[1]
+        status = runtime.ledger.view(f"b{n}")["status"]
+        assert status == runtime.ledger.view(f"o{n}")["status"]
+        halted += status == "halted"
+    assert halted > 0  # some caps broke: the checks ran on the prefetched counters
+
+
+def test_prefetched_counters_answer_only_what_was_prefetched() -> None:
+    from spendwarden.ledger.record import _known_counters
+
+    keys = {"hourly": "h1", "daily": "d1", "per_task": ""}
+    known: dict[tuple[str, str], tuple[int, int] | None] = {
+        ("hourly", "h1"): (5, 1),
+        ("daily", "d1"): None,  # prefetched: no counter row
+        ("per_task", ""): None,
+    }
+    assert _known_counters(known, keys) == {"hourly": (5, 1)}
+    assert _known_counters(known, {**keys, "weekly": "w1"}) is None  # not prefetched: read it
+    assert _known_counters(None, keys) is None

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
@@ -173,6 +174,36 @@ _MANY_COUNTERS = " UNION ALL ".join(
     for c in COUNTER_SCOPES
     if c != "per_task"
 )
+
+
+# Counters by exact key, many at once: (agent_id, scope, period) triples as arrays on
+# PostgreSQL, one JSON array of triples on SQLite; each probe is a primary-key search.
+_COUNTERS_BY_KEY_PG = """
+SELECT c.agent_id, c.scope, c.period, c.amount, c.held
+FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(a, s, p)
+JOIN spend_counters c ON c.agent_id = k.a AND c.scope = k.s AND c.period = k.p"""
+_COUNTERS_BY_KEY_SQLITE = """
+SELECT c.agent_id, c.scope, c.period, c.amount, c.held
+FROM json_each(?) AS k
+JOIN spend_counters c ON c.agent_id = json_extract(k.value, '$[0]')
+ AND c.scope = json_extract(k.value, '$[1]') AND c.period = json_extract(k.value, '$[2]')"""
+
+
+def counters_by_key(
+    conn: Connection, postgres: bool, keys: list[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(settled, held) of each existing counter among ``keys`` (agent_id, scope, period)."""
+    found: dict[tuple[str, str, str], tuple[int, int]] = {}
+    cur = raw(conn).cursor()
+    for start in range(0, len(keys), 50_000):
+        chunk = keys[start : start + 50_000]
+        if postgres:
+            cur.execute(_COUNTERS_BY_KEY_PG, [list(column) for column in zip(*chunk, strict=True)])
+        else:
+            cur.execute(_COUNTERS_BY_KEY_SQLITE, (orjson.dumps(chunk).decode(),))
+        for agent_id, scope, period, amount, held in cur.fetchall():
+            found[(agent_id, scope, period)] = (int(amount), int(held))
+    return found
 
 
 def read_agents_with_counters(

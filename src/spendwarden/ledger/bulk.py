@@ -23,8 +23,9 @@ from spendwarden.db import hot
 from spendwarden.events import SpendEvent
 from spendwarden.ledger.chain import TXN_COLUMNS, TXN_INDEX
 from spendwarden.ledger.context import Emitted, LedgerCore, TxContext, observe_batch
-from spendwarden.ledger.record import can_break, check_after_spend, counter_sums, seal_rows
+from spendwarden.ledger.record import can_break, check_after_spend, counter_sums, seal_rows, spend_read_keys
 from spendwarden.ledger.unit import agents_unit
+from spendwarden.ledger.windows import HOUR_US
 from spendwarden.money import format_amount
 
 _COUNTED = itemgetter(*(TXN_INDEX[c] for c in ("status", "amount", "occurred_at", "task_id")))
@@ -131,6 +132,7 @@ def _record_agents(
         _add_spend(
             conn, postgres, [u for c, vs in sealed for u in counter_sums(c.agent.id, list(map(_COUNTED, vs)))]
         )
+        _prefetch_counters(conn, postgres, sealed)
         for ctx, values in sealed:
             _check_breaches(ctx, values)
         if core.observers:  # after every check, as for one agent; each observer sees all agents at once
@@ -159,6 +161,27 @@ def _add_spend(conn: Any, postgres: bool, updates: list[dict[str, Any]]) -> None
         return
     columns = [[u[k] for u in updates] for k in ("agent_id", "scope", "period", "amount", "count")]
     hot.raw(conn).execute(_ADD_SPEND_PG, columns)
+
+
+def _prefetch_counters(
+    conn: Any, postgres: bool, sealed: list[tuple[TxContext, list[tuple[Any, ...]]]]
+) -> None:
+    """After the batch's counter writes: every counter the breach checks and the detectors
+    may read for these rows, in one statement, kept on each agent's context. Only agents
+    with a cap or a halt rule read counters at all."""
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for ctx, values in sealed:
+        if ctx.agent.caps or can_break(ctx):
+            keys = wanted[ctx.agent.id] = set()
+            for when, task_id in {(v[_OCCURRED] // HOUR_US, v[_TASK]) for v in values}:
+                keys.update(spend_read_keys(when * HOUR_US, task_id).items())
+    if not wanted:
+        return
+    found = hot.counters_by_key(conn, postgres, [(a, s, p) for a, keys in wanted.items() for s, p in keys])
+    for ctx, _values in sealed:
+        if ctx.agent.id in wanted:
+            agent_id = ctx.agent.id
+            ctx.counters_known = {(s, p): found.get((agent_id, s, p)) for s, p in wanted[agent_id]}
 
 
 def _known_externals(ctx: TxContext, groups: dict[str, list[tuple[int, SpendEvent]]]) -> set[tuple[str, str]]:
@@ -237,9 +260,10 @@ def _check_breaches(ctx: TxContext, values: list[tuple[Any, ...]]) -> None:
     """Run the post-spend checks on the rows that can break something, not on every row.
 
     Window caps depend only on the counters (now final) and the window, so the last row of
-    each day and of each task stands for its peers; the largest row stands for
-    ``per_transaction`` and single-charge halt rules. An agent with no cap and no halt rule
-    switched on cannot break anything: nothing is read for it.
+    each hour (whose windows hold every longer one it falls in) and of each task stands for
+    its peers (one per day missed an hourly cap broken in an earlier hour of that day); the
+    largest row stands for ``per_transaction`` and single-charge halt rules. An agent with no
+    cap and no halt rule switched on cannot break anything: nothing is read for it.
     """
     if not can_break(ctx):
         return
@@ -248,7 +272,7 @@ def _check_breaches(ctx: TxContext, values: list[tuple[Any, ...]]) -> None:
         return
     picks: dict[object, tuple[Any, ...]] = {}
     for v in settled:
-        picks[("day", v[_OCCURRED] // 86_400_000_000)] = v
+        picks[("hour", v[_OCCURRED] // HOUR_US)] = v
         if v[_TASK]:
             picks[("task", v[_TASK])] = v
     picks["largest"] = max(settled, key=lambda v: v[_AMOUNT])

@@ -40,6 +40,10 @@ class TxContext:
     emitted: list[Emitted] = field(default_factory=list)
     # (hour, task_id, counters) read with the lock; used once, before anything is written.
     prefetched: tuple[int, str | None, dict[str, tuple[int, int]]] | None = None
+    # (scope, period) -> (settled, held), None where no counter exists: every counter this
+    # unit's checks and observers may ask about, read at once after the bulk path's last
+    # counter write (a round trip per agent otherwise). A key not in it is read as usual.
+    counters_known: dict[tuple[str, str], tuple[int, int] | None] | None = None
     now_us: int = field(init=False)  # ``now`` in the database's form; the unit's time is fixed
 
     def __post_init__(self) -> None:

@@ -214,8 +214,32 @@ def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> 
 def current_spend(ctx: TxContext, at_us: int, task_id: str | None) -> dict[str, int]:
     """Settled spend in each window containing ``at_us`` (and in the task), from counters;
     ``_task_held`` is what open holds reserve in the task."""
-    found = hot.counters(ctx.conn, ctx.store.is_postgres, ctx.agent.id, window_keys_us(at_us), task_id)
+    found = _known_counters(ctx.counters_known, spend_read_keys(at_us, task_id))
+    if found is None:
+        found = hot.counters(ctx.conn, ctx.store.is_postgres, ctx.agent.id, window_keys_us(at_us), task_id)
     return spend_from_counters(found, task_id)
+
+
+def spend_read_keys(at_us: int, task_id: str | None) -> dict[str, str]:
+    """Scope -> period of every counter ``current_spend`` reads for ``at_us`` and the task."""
+    return {**window_keys_us(at_us), "per_task": task_id or ""}
+
+
+def _known_counters(
+    known: dict[tuple[str, str], tuple[int, int] | None] | None, keys: dict[str, str]
+) -> dict[str, tuple[int, int]] | None:
+    """``hot.counters``'s answer from the unit's prefetched counters, or None when any key
+    was not prefetched."""
+    if known is None:
+        return None
+    found: dict[str, tuple[int, int]] = {}
+    for scope, period in keys.items():
+        if (scope, period) not in known:
+            return None
+        value = known[(scope, period)]
+        if value is not None:
+            found[scope] = value
+    return found
 
 
 def spend_from_counters(found: dict[str, tuple[int, int]], task_id: str | None) -> dict[str, int]:
