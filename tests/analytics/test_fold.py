@@ -109,3 +109,40 @@ def test_minute_cells_past_retention_are_not_folded(runtime: Runtime) -> None:
         assert (got["total_usd"], got["count"]) == (usd(total[0]), total[1])
         series = summary.timeseries(runtime.store, runtime.settings, NOW, w, "day", None, Scope())
         assert sum(p["count"] for s in series["series"] for p in s["points"]) == total[1]
+
+
+def test_fold_takes_the_oldest_rows_with_statistics_from_an_empty_journal(runtime: Runtime) -> None:
+    """The journal is a queue: analyzed while empty, then filled, its statistics say one row.
+    A fold batch must still take exactly the ``limit`` oldest rows, once each (on PostgreSQL
+    the ids are locked first and deleted by array, a plan the statistics cannot turn into a
+    rescan per row)."""
+    from spendwarden.analytics.fold import fold_once
+    from spendwarden.db.tables.analytics import rollup_journal
+
+    make_agents(runtime)
+    with runtime.store.write() as conn:
+        conn.exec_driver_sql("ANALYZE rollup_journal")
+    rnd = random.Random(5)
+    record_all(runtime, _spends(rnd, 120, 2), bulk=True)
+    with runtime.store.read() as conn:
+        before = [r[0] for r in conn.execute(select(rollup_journal.c.id).order_by(rollup_journal.c.id))]
+    assert len(before) > 40
+    assert fold_once(runtime.store, 25) == 25
+    with runtime.store.read() as conn:
+        after = [r[0] for r in conn.execute(select(rollup_journal.c.id).order_by(rollup_journal.c.id))]
+    assert after == before[25:]
+    fold_journal(runtime.store, batch=25)
+    rows = ledger_rows(runtime)
+    lo, hi = us(NOW - timedelta(days=3)), us(NOW + timedelta(days=1))
+    total = expected(rows, lo, hi)
+    with runtime.store.read() as conn:
+        folded = (
+            conn.execute(
+                select(fleet_rollups).where(
+                    fleet_rollups.c.granularity == "d", fleet_rollups.c.dim == "total"
+                )
+            )
+            .mappings()
+            .all()
+        )
+    assert sum(r["amount"] for r in folded) == sum(v[0] for v in total.values())

@@ -262,10 +262,21 @@ def fold_journal_batch(conn: Connection, postgres: bool, limit: int, minutes_fro
         conn.exec_driver_sql(
             "CREATE TEMP TABLE IF NOT EXISTS fold_batch (LIKE rollup_journal) ON COMMIT DELETE ROWS"
         )
-        taken = conn.exec_driver_sql(
-            "WITH t AS (DELETE FROM rollup_journal WHERE id IN (SELECT id FROM rollup_journal ORDER BY id "
-            f"LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) RETURNING *) INSERT INTO fold_batch SELECT * FROM t"
-        ).rowcount
+        # Two statements, the ids passed as an array: as one statement (DELETE … WHERE id IN
+        # (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)) a planner with stale statistics (the queue
+        # analyzed while empty) ran the locking subquery once per journal row: 441 s for one
+        # batch of 5,000 at 25,000 rows, against 49 ms this way, whatever the statistics.
+        cur = _driver(conn).cursor()
+        cur.execute(f"SELECT id FROM rollup_journal ORDER BY id LIMIT {int(limit)} FOR UPDATE SKIP LOCKED")
+        ids = [row[0] for row in cur.fetchall()]
+        if not ids:
+            return 0
+        cur.execute(
+            "WITH t AS (DELETE FROM rollup_journal WHERE id = ANY(%s::bigint[]) RETURNING *)"
+            " INSERT INTO fold_batch SELECT * FROM t",
+            (ids,),
+        )
+        taken = cur.rowcount
         if taken:
             for sql in _fold_sqls("fold_batch", True, minutes_from):
                 conn.exec_driver_sql(sql)
