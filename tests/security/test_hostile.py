@@ -70,6 +70,26 @@ def test_an_oversized_body_gets_413_before_it_is_read(client: Any, runtime: Runt
     assert_unchanged(runtime)
 
 
+@pytest.mark.parametrize("path", ["/v1/authorize", "/v1/transactions"])
+def test_an_oversized_chunked_body_gets_the_same_413(
+    client: Any, runtime: Runtime, key: str, path: str
+) -> None:
+    """No Content-Length: the limit is found while the body streams in, on the fast
+    authorize route and on a FastAPI route alike."""
+
+    def chunks() -> Any:
+        yield b'{"amount_usd": "1", "description": "'
+        for _ in range(40):
+            yield b"x" * 50_000
+        yield b'"}'
+
+    headers = {**bearer(key), "Content-Type": "application/json"}
+    r = client.post(path, content=chunks(), headers=headers)
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "payload_too_large"
+    assert_unchanged(runtime)
+
+
 @pytest.mark.parametrize("field", ["halt_rules", "signals", "task_scope"])
 def test_free_form_agent_json_that_cannot_be_stored_is_refused(
     client: Any, admin_headers: dict[str, str], field: str

@@ -32,7 +32,7 @@ class BodyLimit:
             await _too_large(send, limit)
             return
         seen = 0
-        refused = False
+        refused = started = False
 
         async def limited() -> Message:
             nonlocal seen, refused
@@ -44,11 +44,22 @@ class BodyLimit:
                     raise _TooLarge()
             return message
 
+        async def answer(message: Message) -> None:
+            # A body without Content-Length (chunked) is cut off here as it streams in; the
+            # route's body reader turns that into its own 400 ("error parsing the body"),
+            # which is replaced by the same 413 a declared length gets.
+            nonlocal started
+            if refused and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, answer)
         except _TooLarge:
-            if refused:
-                await _too_large(send, limit)
+            pass
+        if refused and not started:
+            await _too_large(send, limit)
 
 
 class _TooLarge(Exception):
