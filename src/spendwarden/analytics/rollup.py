@@ -193,10 +193,7 @@ class RollupObserver:
         self.minute_retention_us = minute_retention_days * DAY_US
 
     def on_transactions(self, ctx: TxContext, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        batch = aggregate(ctx.agent.id, ctx.agent.owner, rows, ctx.now_us - self.minute_retention_us)
-        qa.write_agent_rollups(ctx.conn, ctx.store.is_postgres, batch)
+        self.on_batch([(ctx, rows)])
 
     def on_batch(self, batch: list[tuple[TxContext, list[dict[str, Any]]]]) -> None:
         """Every agent of a bulk transaction in the same four statements: each agent's

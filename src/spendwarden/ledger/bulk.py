@@ -169,19 +169,18 @@ def _prefetch_counters(
     """After the batch's counter writes: every counter the breach checks and the detectors
     may read for these rows, in one statement, kept on each agent's context. Only agents
     with a cap or a halt rule read counters at all."""
-    wanted: dict[str, set[tuple[str, str]]] = {}
+    wanted: list[tuple[TxContext, set[tuple[str, str]]]] = []
     for ctx, values in sealed:
         if ctx.agent.caps or can_break(ctx):
-            keys = wanted[ctx.agent.id] = set()
+            keys: set[tuple[str, str]] = set()
             for when, task_id in {(v[_OCCURRED] // HOUR_US, v[_TASK]) for v in values}:
                 keys.update(spend_read_keys(when * HOUR_US, task_id).items())
+            wanted.append((ctx, keys))
     if not wanted:
         return
-    found = hot.counters_by_key(conn, postgres, [(a, s, p) for a, keys in wanted.items() for s, p in keys])
-    for ctx, _values in sealed:
-        if ctx.agent.id in wanted:
-            agent_id = ctx.agent.id
-            ctx.counters_known = {(s, p): found.get((agent_id, s, p)) for s, p in wanted[agent_id]}
+    found = hot.counters_by_key(conn, postgres, [(c.agent.id, s, p) for c, keys in wanted for s, p in keys])
+    for ctx, keys in wanted:
+        ctx.counters_known = {(s, p): found.get((ctx.agent.id, s, p)) for s, p in keys}
 
 
 def _known_externals(ctx: TxContext, groups: dict[str, list[tuple[int, SpendEvent]]]) -> set[tuple[str, str]]:

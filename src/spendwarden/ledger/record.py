@@ -214,7 +214,9 @@ def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> 
 def current_spend(ctx: TxContext, at_us: int, task_id: str | None) -> dict[str, int]:
     """Settled spend in each window containing ``at_us`` (and in the task), from counters;
     ``_task_held`` is what open holds reserve in the task."""
-    found = _known_counters(ctx.counters_known, spend_read_keys(at_us, task_id))
+    found = None
+    if ctx.counters_known is not None:  # only the bulk path prefetches: nothing to build otherwise
+        found = _known_counters(ctx.counters_known, spend_read_keys(at_us, task_id))
     if found is None:
         found = hot.counters(ctx.conn, ctx.store.is_postgres, ctx.agent.id, window_keys_us(at_us), task_id)
     return spend_from_counters(found, task_id)
