@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     hold_ttl_seconds: int = Field(
         600, ge=1, description="Open authorizations expire after this many seconds."
     )
+    authorize_in_database: bool = Field(
+        True,
+        description="PostgreSQL: authorize in one round trip with the `spendwarden_authorize` "
+        "function (migration 0008) instead of four from the server; off takes the locked path for "
+        "every authorization. Requests with an idempotency key always take the locked path.",
+    )
     max_body_bytes: int = Field(
         1_048_576,
         ge=1024,

@@ -67,17 +67,8 @@ class Store:
         one open connection per thread; PostgreSQL borrows one from the pool (autocommit, so
         returning it costs no rollback round trip)."""
         if self.is_postgres:
-            proxied = self.engines.read.raw_connection()
-            try:
-                dbapi = proxied.driver_connection
-                assert dbapi is not None
-                dbapi.autocommit = True
-                try:
-                    yield dbapi
-                finally:
-                    dbapi.autocommit = False
-            finally:
-                proxied.close()
+            with self.autocommit() as dbapi:
+                yield dbapi
             return
         conn = getattr(self._hot_local, "conn", None)
         if conn is None:
@@ -86,6 +77,24 @@ class Store:
             self._hot_local.conn = conn
             self._hot_conns.append(conn)
         yield conn.driver_connection
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Any]:
+        """PostgreSQL: a pooled driver connection in autocommit mode, for work that is one
+        statement, its own transaction (a key lookup; ``spendwarden_authorize``, which
+        commits with its call). Returning it to the pool costs no rollback round trip."""
+        assert self.is_postgres, "SQLite has one writer connection: use write()"
+        proxied = self.engines.write.raw_connection()
+        try:
+            dbapi = proxied.driver_connection
+            assert dbapi is not None
+            dbapi.autocommit = True
+            try:
+                yield dbapi
+            finally:
+                dbapi.autocommit = False
+        finally:
+            proxied.close()
 
     def _writer(self) -> Connection:
         """SQLite's one writer connection, kept open: checking a connection out of the pool

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from spendwarden.clock import Clock, to_us
 from spendwarden.config import Settings
 from spendwarden.db.store import Store
+from spendwarden.ledger.known import KnownAgents
 from spendwarden.ledger.types import Agent
 
 
@@ -105,6 +106,8 @@ class LedgerCore:
     publishers: list[Publisher] = field(default_factory=list)
     outboxes: list[Outbox] = field(default_factory=list)
     pricer: Pricer | None = None
+    # PostgreSQL's one-round-trip authorization decides with these (ledger/authorize_pg.py).
+    known_agents: KnownAgents = field(default_factory=KnownAgents)
 
     def stage(self, conn: Connection, events: list[Emitted]) -> None:
         """Inside the transaction that produced ``events``: let outboxes record them."""

@@ -4,26 +4,25 @@ the actual amount, void, or let the hold expire (DESIGN.md §1.3)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
-from spendwarden.clock import iso, to_us
+from spendwarden.clock import to_us
 from spendwarden.db import hot
 from spendwarden.db import queries as q
-from spendwarden.errors import AgentHalted, AgentRevoked, CapExceeded, InvalidState, NotFound, PolicyDenied
+from spendwarden.errors import AgentHalted, AgentRevoked, InvalidState, NotFound, PolicyDenied
 from spendwarden.events import SpendEvent
-from spendwarden.ids import new_id
+from spendwarden.ledger import authorize_pg
 from spendwarden.ledger import idempotency as idem
-from spendwarden.ledger.caps import first_denial, headroom
+from spendwarden.ledger.approval import approved, cap_exceeded, new_hold
+from spendwarden.ledger.caps import first_denial
 from spendwarden.ledger.context import LedgerCore, TxContext
 from spendwarden.ledger.policy import policy_violation
 from spendwarden.ledger.pricing import priced
 from spendwarden.ledger.record import append, current_spend, spend_from_counters
-from spendwarden.ledger.render import hold_public, money_map, transaction_public
-from spendwarden.ledger.types import Agent, AuthorizeRequest, dumps
+from spendwarden.ledger.render import hold_public, transaction_public
+from spendwarden.ledger.types import Agent, AuthorizeRequest
 from spendwarden.ledger.unit import agent_unit, agents_unit
 from spendwarden.ledger.windows import HOUR_US, WINDOW_CAPS
-from spendwarden.money import format_amount
 
 EXPIRE_PER_UNIT = 100  # agents whose expired holds are released in one transaction
 
@@ -59,6 +58,10 @@ def _prefetched_spend(ctx: TxContext, task_id: str | None) -> dict[str, int] | N
 def authorize(
     core: LedgerCore, agent_id: str, req: AuthorizeRequest, *, idempotency_key: str | None = None
 ) -> dict[str, Any]:
+    if idempotency_key is None and core.store.is_postgres and core.settings.authorize_in_database:
+        body = authorize_pg.try_authorize(core, agent_id, req)
+        if body is not None:
+            return body
     fingerprint = idem.request_fingerprint("authorize", req.__dict__, idempotency_key)
     with agent_unit(core, agent_id, with_spend=True, task_id=req.task_id) as ctx:
         cached = idem.replay(ctx.conn, agent_id, idempotency_key, fingerprint)
@@ -71,48 +74,13 @@ def authorize(
         committed = committed_spend(ctx, req.task_id)
         denial = first_denial(ctx.agent.caps, committed, req.amount)
         if denial is not None:
-            raise CapExceeded(
-                f"{denial.cap} cap of {format_amount(denial.limit)} USD would be exceeded",
-                cap=denial.cap,
-                limit=format_amount(denial.limit),
-                spent=format_amount(denial.spent),
-                requested=format_amount(denial.requested),
-            )
-        hold = _take_hold(ctx, req, req.ttl_seconds or core.settings.hold_ttl_seconds)
-        after = {cap: v + req.amount for cap, v in committed.items()}
-        body = {
-            "id": hold["id"],
-            "status": "approved",
-            "agent_id": agent_id,
-            "amount_usd": format_amount(req.amount),
-            "expires_at": iso(hold["expires_at"]),
-            "headroom": money_map(headroom(ctx.agent.caps, after)),
-        }
+            raise cap_exceeded(denial)
+        hold = new_hold(agent_id, req, ctx.now, req.ttl_seconds or core.settings.hold_ttl_seconds)
+        hot.insert_hold(ctx.conn, ctx.store.is_postgres, hold)
+        _move_held(ctx, hold, req.amount)
+        body = approved(hold, ctx.agent.caps, committed)
         idem.remember(ctx.conn, agent_id, idempotency_key, fingerprint, body, ctx.now_us)
     return body
-
-
-def _take_hold(ctx: TxContext, req: AuthorizeRequest, ttl: int) -> dict[str, Any]:
-    row = {
-        "id": new_id("auth_"),
-        "agent_id": ctx.agent.id,
-        "amount": req.amount,
-        "status": "open",
-        "vendor": req.vendor,
-        "rail": req.rail,
-        "tool": req.tool,
-        "model": req.model,
-        "endpoint": req.endpoint,
-        "task_id": req.task_id,
-        "user_id": req.user_id,
-        "kind": req.kind,
-        "metadata": dumps(req.metadata) if req.metadata else None,
-        "created_at": ctx.now_us,
-        "expires_at": to_us(ctx.now + timedelta(seconds=ttl)),
-    }
-    hot.insert_hold(ctx.conn, ctx.store.is_postgres, row)
-    _move_held(ctx, row, req.amount)
-    return row
 
 
 def _move_held(ctx: TxContext, hold: dict[str, Any], delta: int) -> None:

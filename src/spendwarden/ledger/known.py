@@ -1,0 +1,55 @@
+"""The agents' configuration as this process last read it, for ``spendwarden_authorize``.
+
+The database function never trusts it: it compares the texts with the locked row and
+answers ``stale`` on any difference, so a change made by another process (a new cap, a
+halt, a revoke) costs one fallback to the locked path, never a wrong decision. Bounded,
+because a fleet of 400,000 agents must not become 400,000 cached configurations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spendwarden.ledger.caps import CAP_NAMES
+from spendwarden.ledger.types import loads
+
+LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class KnownAgent:
+    caps_text: str
+    policy_text: str
+    caps: dict[str, int]
+    policy: dict[str, list[str]]
+    limits: list[int | None]  # in CAP_NAMES order, None where no cap is set
+
+
+def parse(caps_text: str, policy_text: str) -> KnownAgent:
+    """As ``Agent.from_row`` parses the same two columns."""
+    caps = {k: int(v) for k, v in loads(caps_text, {}).items()}
+    return KnownAgent(caps_text, policy_text, caps, loads(policy_text, {}), [caps.get(c) for c in CAP_NAMES])
+
+
+class KnownAgents:
+    """agent id -> ``KnownAgent``; emptied when it reaches ``limit`` (re-reading one row
+    per agent is cheap; tracking recency per call is not)."""
+
+    def __init__(self, limit: int = LIMIT) -> None:
+        self.limit = limit
+        self._by_id: dict[str, KnownAgent] = {}
+
+    def get(self, agent_id: str) -> KnownAgent | None:
+        return self._by_id.get(agent_id)
+
+    def put(self, agent_id: str, caps_text: str, policy_text: str) -> KnownAgent:
+        if len(self._by_id) >= self.limit:
+            self._by_id.clear()
+        known = self._by_id[agent_id] = parse(caps_text, policy_text)
+        return known
+
+    def forget(self, agent_id: str) -> None:
+        self._by_id.pop(agent_id, None)
+
+    def __len__(self) -> int:
+        return len(self._by_id)

@@ -1,0 +1,247 @@
+"""PostgreSQL's one-round-trip authorization (``spendwarden_authorize``, migration 0008)
+against the locked path: the same answers, errors and money, and no decision on a
+configuration another process has changed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import pytest
+
+from spendwarden.clock import FrozenClock
+from spendwarden.config import Settings
+from spendwarden.db.engine import make_null_pool_engine
+from spendwarden.db.migrate import upgrade
+from spendwarden.db.pg_authorize import DatabaseDecision
+from spendwarden.errors import (
+    AgentHalted,
+    AgentNotFound,
+    AgentRevoked,
+    CapExceeded,
+    PolicyDenied,
+    SpendwardenError,
+)
+from spendwarden.events import SpendEvent
+from spendwarden.ledger import authorize_pg
+from spendwarden.ledger.agents import AgentSpec
+from spendwarden.ledger.types import AuthorizeRequest
+from spendwarden.money import usd
+from spendwarden.runtime import Runtime, build_runtime
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+@pytest.fixture
+def twins(database_url: str, clock: FrozenClock) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two runtimes on one database, as two processes: the first authorizes with the
+    database function, the second on the locked path."""
+    fast = build_runtime(
+        Settings(database_url=database_url, admin_token="a" * 40), clock=clock, migrate=False
+    )
+    locked = build_runtime(
+        Settings(database_url=database_url, admin_token="a" * 40, authorize_in_database=False),
+        clock=clock,
+        migrate=False,
+    )
+    yield fast, locked
+    fast.close()
+    locked.close()
+
+
+@pytest.fixture
+def decisions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The outcome of every call of the database function."""
+    seen: list[str] = []
+    real = authorize_pg.authorize_in_database
+
+    def spy(*args: Any, **kwargs: Any) -> DatabaseDecision:
+        decision = real(*args, **kwargs)
+        seen.append(decision.outcome)
+        return decision
+
+    monkeypatch.setattr(authorize_pg, "authorize_in_database", spy)
+    return seen
+
+
+def _answer(call: Callable[[], dict[str, Any]]) -> tuple[str, Any, str | None]:
+    """(kind, what must match, hold id): an answer without what differs by construction."""
+    try:
+        body = call()
+    except SpendwardenError as exc:
+        return exc.code, {k: v[1:] if k == "agent_id" else v for k, v in exc.details.items()}, None
+    if "headroom" in body:
+        return "approved", (body["amount_usd"], body["expires_at"], body["headroom"]), body["id"]
+    if "transaction" in body:
+        return "settled", (body["transaction"]["amount_usd"], body["transaction"]["task_id"]), None
+    return body["status"], (body["amount_usd"], body["closed_at"]), None
+
+
+CAPS: list[dict[str, str]] = [
+    {"daily": "5.00"},
+    {"per_transaction": "0.80", "hourly": "2.00", "per_task": "1.50"},
+    {"weekly": "6.00", "monthly": "7.00", "total": "8.00"},
+    {"per_task": "0.90", "daily": "3.00"},
+]
+
+
+def test_database_function_answers_as_the_locked_path(
+    twins: tuple[Runtime, Runtime], clock: FrozenClock, decisions: list[str]
+) -> None:
+    """Twin agents get the same 400 requests (authorizations with and without tasks and
+    policies, settlements over the hold, voids, hours and days passing), one through each
+    path: every answer, and each agent's money at the end, must be the same."""
+    fast, locked = twins
+    rng = random.Random(8)
+    for i, caps in enumerate(CAPS):
+        policy = {"blocked_vendors": ["shady"]} if i % 2 else {"allowed_tools": ["chat", "search"]}
+        for prefix, rt in (("f", fast), ("l", locked)):
+            spec = AgentSpec(
+                id=f"{prefix}{i}", tier="custom", caps={k: usd(v) for k, v in caps.items()}, policy=policy
+            )
+            rt.ledger.create_agent(spec, "test")
+    open_holds: dict[str, list[tuple[str, str]]] = {f"{i}": [] for i in range(len(CAPS))}
+    for step in range(400):
+        n = str(rng.randrange(len(CAPS)))
+        roll = rng.random()
+        call: Callable[[Runtime, str, str], dict[str, Any]]
+        if roll < 0.6:
+            req = AuthorizeRequest(
+                amount=usd(f"{rng.choice([0.05, 0.2, 0.45, 0.7, 0.95])}"),
+                vendor=rng.choice(["openai", "openai", "shady"]),
+                tool=rng.choice(["chat", "search", "browse"]),
+                task_id=rng.choice([None, "t1", "t2"]),
+            )
+            call = partial(lambda r, rt, agent, _hold: rt.ledger.authorize(agent, r), req)
+            holds = ("", "")
+        elif roll < 0.85 and open_holds[n]:
+            holds = open_holds[n].pop(rng.randrange(len(open_holds[n])))
+            if rng.random() < 0.7:
+                amount = usd(f"{rng.choice([0.01, 0.3, 0.9, 1.6])}")
+                call = partial(
+                    lambda a, rt, agent, hold: rt.ledger.settle(
+                        agent, hold, SpendEvent(agent_id=agent, amount=a)
+                    ),
+                    amount,
+                )
+            else:
+                call = lambda rt, agent, hold: rt.ledger.void(agent, hold)  # noqa: E731
+        elif roll < 0.95:
+            clock.advance(timedelta(minutes=rng.choice([7, 40, 200, 1500])))
+            fast.ledger.expire_holds()
+            continue
+        else:  # a person looks at a halted pair and lets it go on
+            if fast.ledger.view("f" + n)["status"] == "halted":
+                fast.ledger.resume("f" + n, "test", "checked")
+                locked.ledger.resume("l" + n, "test", "checked")
+            continue
+        *out_f, hold_f = _answer(partial(call, fast, "f" + n, holds[0]))
+        *out_l, hold_l = _answer(partial(call, locked, "l" + n, holds[1]))
+        assert out_f == out_l, step
+        if hold_f is not None and hold_l is not None:
+            open_holds[n].append((hold_f, hold_l))
+    for i in range(len(CAPS)):
+        view_f, view_l = fast.ledger.view(f"f{i}"), locked.ledger.view(f"l{i}")
+        for field in ("status", "spend", "held", "headroom"):
+            assert view_f[field] == view_l[field], (i, field)
+    assert decisions.count("approved") > 50 and decisions.count("denied") > 10
+    assert "stale" in decisions  # settlements broke caps and halted agents: the function noticed
+
+
+def test_a_change_by_another_process_is_never_decided_on(
+    twins: tuple[Runtime, Runtime], decisions: list[str]
+) -> None:
+    """The first runtime has the agent's configuration cached; the second changes it
+    between requests. Each next authorization obeys the change."""
+    fast, other = twins
+    fast.ledger.create_agent(AgentSpec(id="bot", tier="custom", caps={"daily": usd("10")}), "test")
+    req = AuthorizeRequest(amount=usd("1"), vendor="openai")
+    assert fast.ledger.authorize("bot", req)["headroom"] == {"daily": "9.000000"}
+
+    other.ledger.update_agent("bot", {"caps": {"daily": usd("1.5")}}, "test")
+    with pytest.raises(CapExceeded) as denied:
+        fast.ledger.authorize("bot", req)
+    assert (denied.value.details["limit"], denied.value.details["spent"]) == ("1.500000", "1.000000")
+
+    other.ledger.update_agent(
+        "bot", {"caps": {"daily": usd("10")}, "policy": {"blocked_vendors": ["openai"]}}, "test"
+    )
+    with pytest.raises(PolicyDenied):
+        fast.ledger.authorize("bot", req)
+
+    other.ledger.update_agent("bot", {"policy": {}}, "test")
+    other.ledger.halt("bot", "test", "investigating")
+    with pytest.raises(AgentHalted):
+        fast.ledger.authorize("bot", req)
+    other.ledger.resume("bot", "test", "fine")
+    assert fast.ledger.authorize("bot", req)["headroom"] == {"daily": "8.000000"}
+
+    other.ledger.revoke("bot", "test", "retired")
+    with pytest.raises(AgentRevoked):
+        fast.ledger.authorize("bot", req)
+    with pytest.raises(AgentNotFound):
+        fast.ledger.authorize("nobody", req)
+    # the caps change, the halt and the revoke were each caught by the function; the
+    # policy change by the fresh read that followed the first catch
+    assert decisions == ["approved", "stale", "stale", "approved", "stale"]
+
+
+def test_requests_with_an_idempotency_key_replay_on_the_locked_path(
+    twins: tuple[Runtime, Runtime], decisions: list[str]
+) -> None:
+    fast, _ = twins
+    fast.ledger.create_agent(AgentSpec(id="bot", tier="custom", caps={"daily": usd("10")}), "test")
+    req = AuthorizeRequest(amount=usd("1"))
+    first = fast.ledger.authorize("bot", req, idempotency_key="k1")
+    assert fast.ledger.authorize("bot", req, idempotency_key="k1") == first
+    assert fast.ledger.view("bot")["held"] == "1.000000"
+    assert decisions == []
+
+
+def test_migration_0008_installs_and_removes_the_function(database_url: str) -> None:
+    engine = make_null_pool_engine(database_url)
+    count = "SELECT count(*) FROM pg_proc WHERE proname = 'spendwarden_authorize'"
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(count).scalar() == 1
+        from alembic import command
+
+        from spendwarden.db.migrate import alembic_config
+
+        with engine.begin() as conn:
+            cfg = alembic_config(database_url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0007")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(count).scalar() == 0
+        upgrade(database_url)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(count).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "cap", ["per_transaction", "per_task", "hourly", "daily", "weekly", "monthly", "total"]
+)
+def test_the_function_approves_up_to_the_last_micro_dollar(
+    twins: tuple[Runtime, Runtime], decisions: list[str], cap: str
+) -> None:
+    """Each cap, in the function: a hold that reaches the limit exactly is approved, one
+    micro-dollar more is denied, naming the cap."""
+    fast, _ = twins
+    fast.ledger.create_agent(AgentSpec(id="bot", tier="custom", caps={cap: usd("1.000001")}), "test")
+    first = usd("0.4") if cap != "per_transaction" else usd("1.000001")
+    fast.ledger.authorize("bot", AuthorizeRequest(amount=first, task_id="t"))
+    rest = usd("1.000001") - first if cap != "per_transaction" else usd("1.000001")
+    assert fast.ledger.authorize("bot", AuthorizeRequest(amount=rest, task_id="t"))["headroom"][cap] == (
+        "0.000000" if cap != "per_transaction" else "1.000001"
+    )
+    over = 1 if cap != "per_transaction" else usd("1.000002")
+    with pytest.raises(CapExceeded) as denied:
+        fast.ledger.authorize("bot", AuthorizeRequest(amount=over, task_id="t"))
+    assert denied.value.details["cap"] == cap
+    assert decisions == ["approved", "approved", "denied"]
