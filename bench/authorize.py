@@ -8,7 +8,11 @@ Measures, in one run per backend:
   * in-process (embedded) authorizations/s, one caller and 16 concurrent callers
     (SQLite group-commits concurrent callers) — target ≥ 10,000/s.
 
-Usage: python bench/authorize.py [--backend sqlite|postgres|both] [--seconds 8]
+On PostgreSQL the in-process figures are also taken on the locked path (four round trips
+per authorization instead of ``spendwarden_authorize``'s one) in the same run;
+``--locked-path`` serves the HTTP part that way too.
+
+Usage: python -m bench.authorize [--backend sqlite|postgres|both] [--seconds 8] [--locked-path]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import http.client
 import json
 import multiprocessing as mp
+import os
 import re
 import subprocess
 import tempfile
@@ -132,10 +137,14 @@ def sequential_latency(url: str, path: str, keys: list[str], n: int = 2000) -> l
     return out.get()
 
 
-def in_process(database_url: str, threads: int, n: int = 20000) -> float:
+def in_process(database_url: str, threads: int, n: int = 20000, *, in_database: bool | None = None) -> float:
     """Embedded authorizations/s from ``threads`` concurrent callers (each its own agents'
-    round-robin share), as an in-process gateway or a threaded server would call it."""
-    runtime = build_runtime(Settings(database_url=database_url, admin_token=ADMIN))
+    round-robin share), as an in-process gateway or a threaded server would call it.
+    ``in_database``: PostgreSQL's one-round-trip function (None: the settings' default)."""
+    settings = Settings(database_url=database_url, admin_token=ADMIN)
+    if in_database is not None:
+        settings = settings.model_copy(update={"authorize_in_database": in_database})
+    runtime = build_runtime(settings)
     ledger = runtime.ledger
     for i in range(AGENTS):
         ledger.create_agent(AgentSpec(id=f"inproc-{i}", tier="custom", caps={"daily": 10**15}), "bench")
@@ -160,6 +169,9 @@ def run(backend: str, seconds: int) -> dict[str, float]:
     for threads in (1, INPROC_THREADS):
         with database(backend) as url:
             results[f"inproc_{threads}"] = in_process(url, threads)
+        if backend == "postgres":  # the locked path, four round trips, in the same run
+            with database(backend) as url:
+                results[f"inproc_locked_{threads}"] = in_process(url, threads, in_database=False)
     with database(backend) as url, server(url, ADMIN) as base:
         keys = create_agents(base, AGENTS)
         wrk(base, "/v1/authorize", keys, 2)  # warm up
@@ -188,7 +200,14 @@ def main() -> None:
     )
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument(
+        "--locked-path",
+        action="store_true",
+        help="PostgreSQL: serve every authorization on the locked path (authorize_in_database=false)",
+    )
     args = parser.parse_args()
+    if args.locked_path:
+        os.environ["SPENDWARDEN_AUTHORIZE_IN_DATABASE"] = "false"  # the server process reads it
     print(f"machine: {machine()}")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     rows = []
@@ -216,6 +235,13 @@ def main() -> None:
             f"{r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} | {r['inproc_1']:,.0f} | "
             f"{r[f'inproc_{INPROC_THREADS}']:,.0f} |"
         )
+    for backend, r in rows:
+        if "inproc_locked_1" in r:
+            print(
+                f"\n{backend}, in process on the locked path (authorize_in_database=false), same run: "
+                f"{r['inproc_locked_1']:,.0f}/s with 1 caller, "
+                f"{r[f'inproc_locked_{INPROC_THREADS}']:,.0f}/s with {INPROC_THREADS}"
+            )
 
 
 if __name__ == "__main__":

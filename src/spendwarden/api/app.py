@@ -18,6 +18,8 @@ from spendwarden.api.limits import BodyLimit
 from spendwarden.api.ratelimit import RateLimiter
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.routes import agents, health, ledger, spend
+from spendwarden.db.pg_authorize import AsyncConnections
+from spendwarden.ledger.holds import in_database
 from spendwarden.runtime import Runtime
 from spendwarden.workers import Workers
 
@@ -57,6 +59,9 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, run_periodic: bool
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.hub.bind(asyncio.get_running_loop())
+        if in_database(runtime.ledger.core):
+            app.state.pg_connections = AsyncConnections(runtime.store.url, runtime.settings.db_pool_size)
+            await app.state.pg_connections.open()
         runtime.start_live()
         if run_workers:
             if run_periodic:
@@ -68,6 +73,9 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, run_periodic: bool
             runtime.stopping.set()
             await runtime.workers.stop()
             runtime.stop_live()
+            if app.state.pg_connections is not None:
+                await app.state.pg_connections.close()
+                app.state.pg_connections = None
 
     app = FastAPI(
         title="Spendwarden",
@@ -77,6 +85,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, run_periodic: bool
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.pg_connections = None  # PostgreSQL: the fast authorize route's own, from the lifespan
     errors.install(app)
     for router in [*CORE_ROUTERS, *extra_routers()]:
         app.include_router(router)

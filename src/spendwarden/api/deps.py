@@ -68,11 +68,16 @@ def resolve_principal(request: Request, ledger: Ledger) -> Principal:
     """Who is calling (cached on the request), rate limit applied."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
-        principal = ledger.authenticate(bearer_token(request))
-        request.state.principal = principal
-        limiter = getattr(request.app.state, "rate_limiter", None)
-        if limiter is not None:
-            limiter.check(principal.token_id or principal.actor)
+        principal = admit(request, ledger.authenticate(bearer_token(request)))
+    return principal
+
+
+def admit(request: Request, principal: Principal) -> Principal:
+    """Remember who is calling on the request and apply their rate limit (once)."""
+    request.state.principal = principal
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.check(principal.token_id or principal.actor)
     return principal
 
 

@@ -47,6 +47,7 @@ def execute(conn: Connection, postgres: bool, text: str, params: dict[str, Any])
 _FIND_KEY = """
 SELECT k.id, k.agent_id, k.key_hash, k.revoked_at, a.status
 FROM agent_keys k JOIN agents a ON a.id = k.agent_id WHERE k.key_hash = :key_hash"""
+FIND_KEY_NUMBERED = _FIND_KEY.replace(":key_hash", "$1")  # for asyncpg (db/pg_authorize.py)
 _FIND_ADMIN_TOKEN = """
 SELECT id, token_hash, role, label, created_at, revoked_at FROM admin_tokens WHERE token_hash = :token_hash"""
 

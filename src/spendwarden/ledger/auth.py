@@ -33,7 +33,11 @@ def authenticate(core: LedgerCore, token: str | None) -> Principal:
 
 
 def _agent_principal(dbapi: Any, postgres: bool, digest: str) -> Principal:
-    row = hot.find_key(dbapi, postgres, digest)
+    return agent_principal(hot.find_key(dbapi, postgres, digest), digest)
+
+
+def agent_principal(row: dict[str, Any] | None, digest: str) -> Principal:
+    """The agent key's principal from its row (``hot.find_key``), or the error it earns."""
     if row is None or not same_hash(row["key_hash"], digest):
         raise Unauthenticated("Unknown API key.")
     if row["status"] == "revoked":
@@ -41,3 +45,14 @@ def _agent_principal(dbapi: Any, postgres: bool, digest: str) -> Principal:
     if row["revoked_at"] is not None:
         raise KeyRevoked(key_id=row["id"])
     return Principal(kind="agent", agent_id=row["agent_id"], token_id=row["id"])
+
+
+async def authenticate_agent_async(core: LedgerCore, conn: Any, token: str) -> Principal | None:
+    """``authenticate`` for an agent key, on a connection of the event loop's own pool
+    (``db.pg_authorize.AsyncConnections``); None for any other token (the blocking path
+    answers those)."""
+    if not token.startswith(AGENT_KEY_PREFIX) or env_token_principal(token, core.settings.admin_token):
+        return None
+    digest = hash_secret(token)
+    row = await conn.fetchrow(hot.FIND_KEY_NUMBERED, digest)
+    return agent_principal(None if row is None else dict(row), digest)

@@ -11,6 +11,10 @@ Whatever this path cannot answer exactly goes back to the locked path, which wor
 error: an agent not active, changed or unknown (``stale``, ``missing``), and a policy
 refusal by the known configuration. ``holds.authorize`` sends requests with an
 idempotency key there directly (the stored answer lives in that transaction).
+
+``try_authorize`` blocks (the ledger's callers); ``try_authorize_async`` is the same on
+the event loop's own connections (the fast HTTP route). Both are ``_prepare``, one call,
+``_conclude``.
 """
 
 from __future__ import annotations
@@ -18,44 +22,81 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from spendwarden.db.pg_authorize import authorize_in_database
+from spendwarden.db.pg_authorize import (
+    READ_AGENT,
+    READ_AGENT_NUMBERED,
+    AuthorizeCall,
+    DatabaseDecision,
+    authorize_in_database,
+    authorize_in_database_async,
+)
 from spendwarden.ledger.approval import approved, cap_exceeded, new_hold
 from spendwarden.ledger.caps import CAP_NAMES, first_denial
 from spendwarden.ledger.context import LedgerCore
+from spendwarden.ledger.known import KnownAgent
 from spendwarden.ledger.policy import policy_violation
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.ledger.windows import WINDOW_CAPS, window_keys_us
 
 log = logging.getLogger(__name__)
 
-_READ_AGENT = "SELECT caps, policy FROM agents WHERE id = %s"
-
 
 def try_authorize(core: LedgerCore, agent_id: str, req: AuthorizeRequest) -> dict[str, Any] | None:
     """The approval's answer, a raised ``CapExceeded``, or None: use the locked path."""
-    known = core.known_agents.get(agent_id)
     with core.store.autocommit() as dbapi:
+        known = core.known_agents.get(agent_id)
         if known is None:
-            row = dbapi.execute(_READ_AGENT, (agent_id,), prepare=True).fetchone()
+            row = dbapi.execute(READ_AGENT, (agent_id,), prepare=True).fetchone()
             if row is None:
                 return None
             known = core.known_agents.put(agent_id, row[0], row[1])
-        if policy_violation(known.policy, vendor=req.vendor, rail=req.rail, tool=req.tool) is not None:
-            core.known_agents.forget(agent_id)  # the locked path refuses with the row as it is now
+        call = _prepare(core, agent_id, req, known)
+        if call is None:
             return None
-        hold = new_hold(agent_id, req, core.clock.now(), req.ttl_seconds or core.settings.hold_ttl_seconds)
-        keys = window_keys_us(hold["created_at"])
-        decision = authorize_in_database(
-            dbapi,
-            caps_text=known.caps_text,
-            policy_text=known.policy_text,
-            limits=known.limits,
-            periods=[keys[cap] for cap in WINDOW_CAPS[:4]],
-            hold=hold,
-        )
+        decision = authorize_in_database(dbapi, call)
+    return _conclude(core, req, known, call, decision)
+
+
+async def try_authorize_async(
+    core: LedgerCore, conn: Any, agent_id: str, req: AuthorizeRequest
+) -> dict[str, Any] | None:
+    """``try_authorize`` on a connection of ``db.pg_authorize.AsyncConnections``."""
+    known = core.known_agents.get(agent_id)
+    if known is None:
+        row = await conn.fetchrow(READ_AGENT_NUMBERED, agent_id)
+        if row is None:
+            return None
+        known = core.known_agents.put(agent_id, row[0], row[1])
+    call = _prepare(core, agent_id, req, known)
+    if call is None:
+        return None
+    decision = await authorize_in_database_async(conn, call)
+    return _conclude(core, req, known, call, decision)
+
+
+def _prepare(
+    core: LedgerCore, agent_id: str, req: AuthorizeRequest, known: KnownAgent
+) -> AuthorizeCall | None:
+    if policy_violation(known.policy, vendor=req.vendor, rail=req.rail, tool=req.tool) is not None:
+        core.known_agents.forget(agent_id)  # the locked path refuses with the row as it is now
+        return None
+    hold = new_hold(agent_id, req, core.clock.now(), req.ttl_seconds or core.settings.hold_ttl_seconds)
+    keys = window_keys_us(hold["created_at"])
+    periods = [keys[cap] for cap in WINDOW_CAPS[:4]]
+    return AuthorizeCall(known.caps_text, known.policy_text, known.limits, periods, hold)
+
+
+def _conclude(
+    core: LedgerCore,
+    req: AuthorizeRequest,
+    known: KnownAgent,
+    call: AuthorizeCall,
+    decision: DatabaseDecision,
+) -> dict[str, Any] | None:
+    agent_id = call.hold["agent_id"]
     if decision.outcome == "approved":
         assert decision.committed is not None
-        return approved(hold, known.caps, _committed(decision.committed, req.task_id))
+        return approved(call.hold, known.caps, _committed(decision.committed, req.task_id))
     if decision.outcome == "denied":
         assert decision.committed is not None
         denial = first_denial(known.caps, _committed(decision.committed, req.task_id), req.amount)

@@ -56,9 +56,14 @@ def _prefetched_spend(ctx: TxContext, task_id: str | None) -> dict[str, int] | N
 
 
 def authorize(
-    core: LedgerCore, agent_id: str, req: AuthorizeRequest, *, idempotency_key: str | None = None
+    core: LedgerCore,
+    agent_id: str,
+    req: AuthorizeRequest,
+    *,
+    idempotency_key: str | None = None,
+    try_database: bool = True,
 ) -> dict[str, Any]:
-    if idempotency_key is None and core.store.is_postgres and core.settings.authorize_in_database:
+    if try_database and idempotency_key is None and in_database(core):
         body = authorize_pg.try_authorize(core, agent_id, req)
         if body is not None:
             return body
@@ -81,6 +86,11 @@ def authorize(
         body = approved(hold, ctx.agent.caps, committed)
         idem.remember(ctx.conn, agent_id, idempotency_key, fingerprint, body, ctx.now_us)
     return body
+
+
+def in_database(core: LedgerCore) -> bool:
+    """Whether authorizations go to ``spendwarden_authorize`` first (``authorize_pg``)."""
+    return core.store.is_postgres and core.settings.authorize_in_database
 
 
 def _move_held(ctx: TxContext, hold: dict[str, Any], delta: int) -> None:

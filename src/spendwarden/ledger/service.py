@@ -40,9 +40,17 @@ class Ledger:
 
     # agent-key operations
     def authorize(
-        self, agent_id: str, req: AuthorizeRequest, idempotency_key: str | None = None
+        self,
+        agent_id: str,
+        req: AuthorizeRequest,
+        idempotency_key: str | None = None,
+        *,
+        try_database: bool = True,
     ) -> dict[str, Any]:
-        return holds.authorize(self.core, agent_id, req, idempotency_key=idempotency_key)
+        """``try_database=False``: the caller already asked ``spendwarden_authorize``."""
+        return holds.authorize(
+            self.core, agent_id, req, idempotency_key=idempotency_key, try_database=try_database
+        )
 
     def settle(
         self,
