@@ -55,8 +55,9 @@ class DatabaseDecision:
 
 @dataclass(frozen=True, slots=True)
 class AuthorizeCall:
-    """One call's arguments: ``limits`` in ``CAP_NAMES`` order, ``periods`` the hourly,
-    daily, weekly and monthly counter keys of now, ``hold`` the row an approval inserts."""
+    """One call's arguments: the agent's ``caps`` and ``policy`` texts as the caller checked
+    them, with the limits it parsed from them in ``CAP_NAMES`` order; the hourly, daily,
+    weekly and monthly counter keys of now; the row an approval inserts."""
 
     caps_text: str
     policy_text: str

@@ -44,16 +44,11 @@ log = logging.getLogger(__name__)
 def try_authorize(core: LedgerCore, agent_id: str, req: AuthorizeRequest) -> dict[str, Any] | None:
     """The approval's answer, a raised ``CapExceeded``, or None: use the locked path."""
     with core.store.autocommit() as dbapi:
-        known = core.known_agents.get(agent_id)
-        if known is None:
-            row = dbapi.execute(READ_AGENT, (agent_id,), prepare=True).fetchone()
-            if row is None:
-                return None
-            known = core.known_agents.put(agent_id, row[0], row[1])
+        known = core.known_agents.get(agent_id) or _known(
+            core, agent_id, dbapi.execute(READ_AGENT, (agent_id,), prepare=True).fetchone()
+        )
         call = _prepare(core, agent_id, req, known)
-        if call is None:
-            return None
-        decision = authorize_in_database(dbapi, call)
+        decision = None if call is None else authorize_in_database(dbapi, call)
     return _conclude(core, req, known, call, decision)
 
 
@@ -61,22 +56,25 @@ async def try_authorize_async(
     core: LedgerCore, conn: Any, agent_id: str, req: AuthorizeRequest
 ) -> dict[str, Any] | None:
     """``try_authorize`` on a connection of ``db.pg_authorize.AsyncConnections``."""
-    known = core.known_agents.get(agent_id)
-    if known is None:
-        row = await conn.fetchrow(READ_AGENT_NUMBERED, agent_id)
-        if row is None:
-            return None
-        known = core.known_agents.put(agent_id, row[0], row[1])
+    known = core.known_agents.get(agent_id) or _known(
+        core, agent_id, await conn.fetchrow(READ_AGENT_NUMBERED, agent_id)
+    )
     call = _prepare(core, agent_id, req, known)
-    if call is None:
-        return None
-    decision = await authorize_in_database_async(conn, call)
+    decision = None if call is None else await authorize_in_database_async(conn, call)
     return _conclude(core, req, known, call, decision)
 
 
+def _known(core: LedgerCore, agent_id: str, row: Any) -> KnownAgent | None:
+    """Remember the agent's (caps, policy) row as just read; None when there is no agent."""
+    return None if row is None else core.known_agents.put(agent_id, row[0], row[1])
+
+
 def _prepare(
-    core: LedgerCore, agent_id: str, req: AuthorizeRequest, known: KnownAgent
+    core: LedgerCore, agent_id: str, req: AuthorizeRequest, known: KnownAgent | None
 ) -> AuthorizeCall | None:
+    """The call to make, or None when the locked path must answer."""
+    if known is None:
+        return None
     if policy_violation(known.policy, vendor=req.vendor, rail=req.rail, tool=req.tool) is not None:
         core.known_agents.forget(agent_id)  # the locked path refuses with the row as it is now
         return None
@@ -89,17 +87,19 @@ def _prepare(
 def _conclude(
     core: LedgerCore,
     req: AuthorizeRequest,
-    known: KnownAgent,
-    call: AuthorizeCall,
-    decision: DatabaseDecision,
+    known: KnownAgent | None,
+    call: AuthorizeCall | None,
+    decision: DatabaseDecision | None,
 ) -> dict[str, Any] | None:
-    agent_id = call.hold["agent_id"]
+    if known is None or call is None or decision is None:
+        return None
+    agent_id, caps = call.hold["agent_id"], known.caps
     if decision.outcome == "approved":
         assert decision.committed is not None
-        return approved(call.hold, known.caps, _committed(decision.committed, req.task_id))
+        return approved(call.hold, caps, _committed(decision.committed, req.task_id))
     if decision.outcome == "denied":
         assert decision.committed is not None
-        denial = first_denial(known.caps, _committed(decision.committed, req.task_id), req.amount)
+        denial = first_denial(caps, _committed(decision.committed, req.task_id), req.amount)
         if denial is not None:
             raise cap_exceeded(denial)
         # The function and ``first_denial`` disagree (a bug in one of them): let the locked
