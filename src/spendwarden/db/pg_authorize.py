@@ -88,6 +88,14 @@ async def authorize_in_database_async(conn: Any, call: AuthorizeCall) -> Databas
     return _decision(tuple(row))
 
 
+async def _keep(conn: Any) -> None:
+    """asyncpg resets a connection on its way back to the pool with a round trip (unlock
+    advisory locks, close cursors, UNLISTEN, RESET ALL): ~0.35 ms of every request here.
+    These connections only ever run single statements in autocommit, which leave none of
+    that behind, so there is nothing to reset. A connection that errored mid-statement is
+    still closed and replaced by the pool."""
+
+
 class AsyncConnections:
     """asyncpg connections for one event loop, opened and closed with it (the app's
     lifespan): what the fast authorize route awaits instead of a thread. Each statement
@@ -101,7 +109,7 @@ class AsyncConnections:
         self._pool: Any = None
 
     async def open(self) -> None:
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._size)
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._size, reset=_keep)
 
     async def close(self) -> None:
         if self._pool is not None:
