@@ -87,7 +87,12 @@ def test_approvals_denials_and_revocations_on_the_event_loop(
     assert _authorize(client, "sw_agent_nope").status_code == 401
     assert _authorize(client, ADMIN_TOKEN).status_code == 403
 
-    assert on_loop == ["approved", "approved", "cap_exceeded", "approved", "blocking", "approved"]
+    # The keys were known from their first request: the revoked key, and the revoked
+    # agent's key, were refused by the database function itself; the halt by the blocking
+    # path it handed over to.
+    assert on_loop == [
+        "approved", "approved", "cap_exceeded", "approved", "KeyRefused", "blocking", "approved", "KeyRefused"
+    ]  # fmt: skip
     assert runtime.ledger.view("bot")["held"] == "2.200000"  # the four approvals, nothing else
 
 

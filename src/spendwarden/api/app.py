@@ -86,6 +86,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, run_periodic: bool
     )
     app.state.runtime = runtime
     app.state.pg_connections = None  # PostgreSQL: the fast authorize route's own, from the lifespan
+    app.state.known_keys = {}  # key hash -> Principal, checked again by every call that uses it
     errors.install(app)
     for router in [*CORE_ROUTERS, *extra_routers()]:
         app.include_router(router)

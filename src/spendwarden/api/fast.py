@@ -34,11 +34,14 @@ from spendwarden.api.deps import admit, bearer_token, ensure_agent, resolve_prin
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import AuthorizeBody
 from spendwarden.db.pg_authorize import AsyncConnections
+from spendwarden.ledger.admin import Principal
 from spendwarden.ledger.auth import authenticate_agent_async
-from spendwarden.ledger.authorize_pg import try_authorize_async
+from spendwarden.ledger.authorize_pg import KeyRefused, try_authorize_async
+from spendwarden.ledger.keys import hash_secret
 from spendwarden.ledger.service import Ledger
 
 PATH = "/v1/authorize"
+KNOWN_KEYS = 100_000  # agent keys remembered by hash, for the one-round-trip authorization
 MAX_IDEMPOTENCY_KEY = 200  # as the FastAPI route's header declares
 
 
@@ -103,19 +106,35 @@ class FastAuthorize:
 async def _in_database(
     request: Request, ledger: Ledger, connections: AsyncConnections, body: AuthorizeBody
 ) -> dict[str, Any] | None:
-    """PostgreSQL: the key lookup and ``spendwarden_authorize`` awaited on the event loop's
-    own connection, two round trips and no thread. None: the blocking path answers (a
-    token other than an agent key, or what the database function does not decide)."""
+    """PostgreSQL: ``spendwarden_authorize`` awaited on the event loop's own connection, no
+    thread. A key looked up on an earlier request goes into the call itself, which decides
+    nothing unless it is still the agent's and not revoked (one round trip); a new key is
+    looked up first (two). None: the blocking path answers (a token other than an agent
+    key, or what the database function does not decide)."""
     token = bearer_token(request)
     if token is None:
         return None
+    digest = hash_secret(token)
+    known: dict[str, Principal] = request.app.state.known_keys
     async with connections.connection() as conn:
-        principal = await authenticate_agent_async(ledger.core, conn, token)
+        principal = known.get(digest)
         if principal is None:
-            return None
+            principal = await authenticate_agent_async(ledger.core, conn, token)
+            if principal is None:
+                return None
+            if len(known) >= KNOWN_KEYS:
+                known.clear()
+            known[digest] = principal
         agent_id = ensure_agent(admit(request, principal)).agent_id
         assert agent_id is not None
-        return await try_authorize_async(ledger.core, conn, agent_id, authorize_request(body))
+        try:
+            return await try_authorize_async(
+                ledger.core, conn, agent_id, authorize_request(body), key_hash=digest
+            )
+        except KeyRefused:
+            del known[digest]
+            await authenticate_agent_async(ledger.core, conn, token)  # raises what the key earned
+            return None  # valid again (a race with a change): the blocking path decides
 
 
 def _replay(raw: bytes) -> Receive:

@@ -26,7 +26,7 @@ _CALL = (
     "SELECT outcome, denied_cap, committed FROM spendwarden_authorize(%s::text, %s::text, %s::text,"
     " %s::bigint[], %s::text[], "
     + ", ".join("%s::bigint" if c in _BIGINT else "%s::text" for c in _HOLD_ARGS)
-    + ")"
+    + ", %s::text)"
 )
 READ_AGENT = "SELECT caps, policy FROM agents WHERE id = %s"
 
@@ -45,8 +45,9 @@ READ_AGENT_NUMBERED = numbered(READ_AGENT)
 class DatabaseDecision:
     """``approved`` (the hold is written and committed), ``denied`` (``denied_cap``: an
     index into ``CAP_NAMES``), ``stale`` (the agent row no longer holds the texts the
-    caller checked, or the agent is not active) or ``missing``; nothing is written unless
-    approved. ``committed`` is what counted against each cap before this amount."""
+    caller checked, or the agent is not active), ``key`` (the key passed is no longer the
+    agent's, or revoked) or ``missing``; nothing is written unless approved. ``committed``
+    is what counted against each cap before this amount."""
 
     outcome: str
     denied_cap: int | None
@@ -64,12 +65,13 @@ class AuthorizeCall:
     limits: list[int | None]
     periods: list[str]
     hold: dict[str, Any]
+    key_hash: str | None = None  # the request's key, to be checked in the same call
 
     def args(self) -> list[Any]:
         hold = self.hold
         return [
             hold["agent_id"], self.caps_text, self.policy_text, self.limits, self.periods,
-            *(hold[c] for c in _HOLD_ARGS),
+            *(hold[c] for c in _HOLD_ARGS), self.key_hash,
         ]  # fmt: skip
 
 

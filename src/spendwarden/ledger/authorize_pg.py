@@ -52,14 +52,20 @@ def try_authorize(core: LedgerCore, agent_id: str, req: AuthorizeRequest) -> dic
     return _conclude(core, req, known, call, decision)
 
 
+class KeyRefused(Exception):
+    """The key passed along is no longer the agent's, or is revoked: nothing was decided;
+    look the key up again (to word the refusal)."""
+
+
 async def try_authorize_async(
-    core: LedgerCore, conn: Any, agent_id: str, req: AuthorizeRequest
+    core: LedgerCore, conn: Any, agent_id: str, req: AuthorizeRequest, *, key_hash: str | None = None
 ) -> dict[str, Any] | None:
-    """``try_authorize`` on a connection of ``db.pg_authorize.AsyncConnections``."""
+    """``try_authorize`` on a connection of ``db.pg_authorize.AsyncConnections``;
+    ``key_hash``: the request's key, checked in the same call (``KeyRefused`` if not valid)."""
     known = core.known_agents.get(agent_id) or _known(
         core, agent_id, await conn.fetchrow(READ_AGENT_NUMBERED, agent_id)
     )
-    call = _prepare(core, agent_id, req, known)
+    call = _prepare(core, agent_id, req, known, key_hash)
     decision = None if call is None else await authorize_in_database_async(conn, call)
     return _conclude(core, req, known, call, decision)
 
@@ -70,7 +76,11 @@ def _known(core: LedgerCore, agent_id: str, row: Any) -> KnownAgent | None:
 
 
 def _prepare(
-    core: LedgerCore, agent_id: str, req: AuthorizeRequest, known: KnownAgent | None
+    core: LedgerCore,
+    agent_id: str,
+    req: AuthorizeRequest,
+    known: KnownAgent | None,
+    key_hash: str | None = None,
 ) -> AuthorizeCall | None:
     """The call to make, or None when the locked path must answer."""
     if known is None:
@@ -81,7 +91,7 @@ def _prepare(
     hold = new_hold(agent_id, req, core.clock.now(), req.ttl_seconds or core.settings.hold_ttl_seconds)
     keys = window_keys_us(hold["created_at"])
     periods = [keys[cap] for cap in WINDOW_CAPS[:4]]
-    return AuthorizeCall(known.caps_text, known.policy_text, known.limits, periods, hold)
+    return AuthorizeCall(known.caps_text, known.policy_text, known.limits, periods, hold, key_hash)
 
 
 def _conclude(
@@ -94,6 +104,8 @@ def _conclude(
     if known is None or call is None or decision is None:
         return None
     agent_id, caps = call.hold["agent_id"], known.caps
+    if decision.outcome == "key":
+        raise KeyRefused()
     if decision.outcome == "approved":
         assert decision.committed is not None
         return approved(call.hold, caps, _committed(decision.committed, req.task_id))

@@ -15,6 +15,10 @@ It decides nothing about the agent's configuration: the caller passes the ``caps
 ``policy`` texts it parsed and checked, with the limits it parsed from them, and the
 function answers ``stale`` (writing nothing) unless the locked agent row still holds
 exactly those texts and is active, so a change made by any process is never missed. The
+HTTP route also passes the hash of the request's key, which it looked up on an earlier
+request: unless that key is still the agent's and not revoked, the answer is ``key`` and
+nothing is written (so the key lookup needs no round trip of its own, and a revocation
+still refuses the very next request). The
 cap check is ``ledger.caps.first_denial`` over the same numbers ``holds.committed_spend``
 builds: settled spend in each window plus the agent's open holds, the task's settled spend
 plus its open holds, in ``CAP_NAMES`` order. SQLite has no functions: nothing to do there.
@@ -34,7 +38,7 @@ CREATE OR REPLACE FUNCTION spendwarden_authorize(
     p_agent_id text, p_caps text, p_policy text, p_limits bigint[], p_periods text[],
     p_hold_id text, p_amount bigint, p_vendor text, p_rail text, p_tool text, p_model text,
     p_endpoint text, p_task_id text, p_user_id text, p_kind text, p_metadata text,
-    p_created_at bigint, p_expires_at bigint,
+    p_created_at bigint, p_expires_at bigint, p_key_hash text,
     OUT outcome text, OUT denied_cap int, OUT committed bigint[]
 ) LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -55,6 +59,16 @@ BEGIN
     IF NOT FOUND THEN
         outcome := 'missing';
         RETURN;
+    END IF;
+    -- A caller that knows the request's key from an earlier lookup passes its hash: the
+    -- key must still be this agent's and not revoked, or nothing is decided ('key').
+    IF p_key_hash IS NOT NULL THEN
+        PERFORM 1 FROM agent_keys k
+        WHERE k.key_hash = p_key_hash AND k.agent_id = p_agent_id AND k.revoked_at IS NULL;
+        IF NOT FOUND THEN
+            outcome := 'key';
+            RETURN;
+        END IF;
     END IF;
     SELECT a.status = 'active' AND a.caps = p_caps AND a.policy = p_policy INTO v_current
     FROM agents a WHERE a.id = p_agent_id;
@@ -111,7 +125,7 @@ $fn$
 
 SIGNATURE = (
     "spendwarden_authorize(text, text, text, bigint[], text[], text, bigint, text, text, text, text,"
-    " text, text, text, text, text, bigint, bigint)"
+    " text, text, text, text, text, bigint, bigint, text)"
 )
 
 
