@@ -15,6 +15,7 @@ from spendwarden.api import fast
 from spendwarden.api.app import create_app
 from spendwarden.clock import FrozenClock
 from spendwarden.config import Settings
+from spendwarden.ledger import authorize_pg
 from spendwarden.runtime import Runtime, build_runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import bearer, make_agent
@@ -122,3 +123,25 @@ def test_the_rate_limit_counts_a_request_once_whichever_path_answers(
         assert [_authorize(client, key).status_code for _ in range(3)] == [423, 423, 429]
         assert _authorize(client, bot_key).status_code == 200
     assert on_loop == ["blocking", "blocking", "approved"]
+
+
+def test_a_new_key_brings_its_agents_configuration(
+    served: tuple[Runtime, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key lookup of a key not seen before reads the agent's caps and policy with it,
+    so the authorization needs no read of its own: two statements for a new key, one for
+    a known key, on a fleet too big to keep every agent in mind."""
+    runtime, client = served
+    reads: list[str] = []
+    real = authorize_pg._known
+    monkeypatch.setattr(
+        authorize_pg,
+        "_known",
+        lambda core, agent_id, row: reads.append(agent_id) or real(core, agent_id, row),
+    )
+    key = make_agent(runtime.ledger, "bot", daily="10")
+    runtime.ledger.core.known_agents.forget("bot")
+    assert _authorize(client, key).status_code == 200
+    assert _authorize(client, key).status_code == 200
+    assert reads == []
+    assert runtime.ledger.view("bot")["held"] == "2.000000"

@@ -45,7 +45,7 @@ def execute(conn: Connection, postgres: bool, text: str, params: dict[str, Any])
 
 
 _FIND_KEY = """
-SELECT k.id, k.agent_id, k.key_hash, k.revoked_at, a.status
+SELECT k.id, k.agent_id, k.key_hash, k.revoked_at, a.status, a.caps, a.policy
 FROM agent_keys k JOIN agents a ON a.id = k.agent_id WHERE k.key_hash = :key_hash"""
 FIND_KEY_NUMBERED = _FIND_KEY.replace(":key_hash", "$1")  # for asyncpg (db/pg_authorize.py)
 _FIND_ADMIN_TOKEN = """

@@ -50,9 +50,13 @@ def agent_principal(row: dict[str, Any] | None, digest: str) -> Principal:
 async def authenticate_agent_async(core: LedgerCore, conn: Any, token: str) -> Principal | None:
     """``authenticate`` for an agent key, on a connection of the event loop's own pool
     (``db.pg_authorize.AsyncConnections``); None for any other token (the blocking path
-    answers those)."""
+    answers those). The agent's configuration read with the key is remembered for
+    ``spendwarden_authorize`` (``KnownAgents``, which it never trusts blindly)."""
     if not token.startswith(AGENT_KEY_PREFIX) or env_token_principal(token, core.settings.admin_token):
         return None
     digest = hash_secret(token)
     row = await conn.fetchrow(hot.FIND_KEY_NUMBERED, digest)
-    return agent_principal(None if row is None else dict(row), digest)
+    principal = agent_principal(None if row is None else dict(row), digest)
+    if principal.agent_id not in core.known_agents:  # the row has it: no read of its own later
+        core.known_agents.put(row["agent_id"], row["caps"], row["policy"])
+    return principal

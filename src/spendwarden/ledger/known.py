@@ -51,5 +51,8 @@ class KnownAgents:
     def forget(self, agent_id: str) -> None:
         self._by_id.pop(agent_id, None)
 
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self._by_id
+
     def __len__(self) -> int:
         return len(self._by_id)
