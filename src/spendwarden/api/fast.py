@@ -132,7 +132,7 @@ async def _in_database(
                 ledger.core, conn, agent_id, authorize_request(body), key_hash=digest
             )
         except KeyRefused:
-            del known[digest]
+            known.pop(digest, None)
             await authenticate_agent_async(ledger.core, conn, token)  # raises what the key earned
             return None  # valid again (a race with a change): the blocking path decides
 

@@ -1,0 +1,35 @@
+"""``KnownAgents``: what the database function is told about an agent is exactly what the
+ledger parses from the same row, and the memory stays bounded."""
+
+from __future__ import annotations
+
+from spendwarden.ledger.caps import CAP_NAMES
+from spendwarden.ledger.known import KnownAgents, parse
+from spendwarden.ledger.types import Agent
+
+
+def test_parse_reads_caps_and_policy_as_the_agent_row_does() -> None:
+    caps_text, policy_text = '{"daily": 5000000, "per_task": "700"}', '{"blocked_vendors": ["x"]}'
+    row = {
+        "id": "bot", "name": "bot", "owner": "", "tier": "custom", "status": "active", "status_reason": None,
+        "caps": caps_text, "halt_rules": "{}", "policy": policy_text, "active_hours": None,
+        "task_scope": None, "silence_minutes": 15, "labels": "{}", "signals": "{}", "created_at": 0,
+        "updated_at": 0,
+    }  # fmt: skip
+    agent, known = Agent.from_row(row), parse(caps_text, policy_text)
+    assert (known.caps, known.policy) == (agent.caps, agent.policy)
+    assert known.limits == [None, 700, None, 5_000_000, None, None, None]
+    assert len(known.limits) == len(CAP_NAMES)
+
+
+def test_the_cache_empties_when_full_and_forgets_on_request() -> None:
+    known = KnownAgents(limit=3)
+    for i in range(3):
+        known.put(f"a{i}", "{}", "{}")
+    assert len(known) == 3 and "a0" in known
+    known.put("a3", '{"total": 1}', "{}")  # full: starts again rather than grow
+    assert len(known) == 1 and known.get("a0") is None
+    assert known.get("a3") is not None and known.get("a3").limits[-1] == 1  # type: ignore[union-attr]
+    known.forget("a3")
+    known.forget("never")
+    assert len(known) == 0
