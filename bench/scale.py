@@ -70,14 +70,16 @@ def summary_ms(samples: list[float]) -> dict[str, float]:
 def authorize_in_process(cases: dict[str, tuple[str, int]], n: int, rounds: int = 10) -> dict[str, Any]:
     """``Ledger.authorize`` for a random agent each call, the cases interleaved in ``rounds``
     blocks so that whatever the machine does meanwhile (another process, the OS writing
-    back) falls on every case alike: the ratio is of the databases, not of the minute."""
+    back) falls on every case alike: the ratio is of the databases, not of the minute.
+    Then each case's agents once more, in the same order (``<case>_again``)."""
     req = AuthorizeRequest(amount=1000, vendor="openai", rail="llm_api", model="gpt-4.1-mini")
     runtimes = {
         name: build_runtime(Settings(database_url=url, admin_token=ADMIN, db_pool_size=4), migrate=False)
         for name, (url, _n) in cases.items()
     }
     rngs = {name: random.Random(1) for name in cases}
-    samples: dict[str, list[float]] = {name: [] for name in cases}
+    samples: dict[str, list[float]] = {key: [] for name in cases for key in (name, f"{name}_again")}
+    asked: dict[str, list[str]] = {name: [] for name in cases}
     try:
         for name, runtime in runtimes.items():  # warm each pool and the code paths
             for _ in range(200):
@@ -91,6 +93,14 @@ def authorize_in_process(cases: dict[str, tuple[str, int]], n: int, rounds: int 
                     t0 = time.perf_counter()
                     runtime.ledger.authorize(aid, req)
                     samples[name].append(time.perf_counter() - t0)
+                    asked[name].append(aid)
+        # The same agents again: now seen (their configuration known, their pages read),
+        # which tells the cost of an agent never seen from the cost of the fleet's size.
+        for name, runtime in runtimes.items():
+            for aid in asked[name]:
+                t0 = time.perf_counter()
+                runtime.ledger.authorize(aid, req)
+                samples[f"{name}_again"].append(time.perf_counter() - t0)
     finally:
         for runtime in runtimes.values():
             runtime.close()
@@ -357,7 +367,13 @@ def main() -> None:
         results["big"] = measure(big, args.agents, args, 18602)
         for case in ("small", "big"):
             results[case]["authorize_in_process"] = in_process[case]
-        for mode in ("authorize_in_process", "authorize_http", "authorize_http_settled"):
+            results[case]["authorize_in_process_again"] = in_process[f"{case}_again"]
+        for mode in (
+            "authorize_in_process",
+            "authorize_in_process_again",
+            "authorize_http",
+            "authorize_http_settled",
+        ):
             results[f"{mode}_p99_ratio"] = round(
                 results["big"][mode]["p99_ms"] / results["small"][mode]["p99_ms"], 2
             )
