@@ -119,7 +119,7 @@ async def _in_database(
     async with connections.connection() as conn:
         principal = known.get(digest)
         if principal is None:
-            principal = await authenticate_agent_async(ledger.core, conn, token)
+            principal = await authenticate_agent_async(ledger.core, conn, token, digest)
             if principal is None:
                 return None
             if len(known) >= KNOWN_KEYS:
@@ -133,7 +133,7 @@ async def _in_database(
             )
         except KeyRefused:
             known.pop(digest, None)
-            await authenticate_agent_async(ledger.core, conn, token)  # raises what the key earned
+            await authenticate_agent_async(ledger.core, conn, token, digest)  # raises what the key earned
             return None  # valid again (a race with a change): the blocking path decides
 
 

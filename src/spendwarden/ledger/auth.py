@@ -47,14 +47,14 @@ def agent_principal(row: dict[str, Any] | None, digest: str) -> Principal:
     return Principal(kind="agent", agent_id=row["agent_id"], token_id=row["id"])
 
 
-async def authenticate_agent_async(core: LedgerCore, conn: Any, token: str) -> Principal | None:
+async def authenticate_agent_async(core: LedgerCore, conn: Any, token: str, digest: str) -> Principal | None:
     """``authenticate`` for an agent key, on a connection of the event loop's own pool
     (``db.pg_authorize.AsyncConnections``); None for any other token (the blocking path
-    answers those). The agent's configuration read with the key is remembered for
-    ``spendwarden_authorize`` (``KnownAgents``, which it never trusts blindly)."""
+    answers those). ``digest``: ``hash_secret(token)``, which the caller already has. The
+    agent's configuration read with the key is remembered for ``spendwarden_authorize``
+    (``KnownAgents``, which it never trusts blindly)."""
     if not token.startswith(AGENT_KEY_PREFIX) or env_token_principal(token, core.settings.admin_token):
         return None
-    digest = hash_secret(token)
     row = await conn.fetchrow(hot.FIND_KEY_NUMBERED, digest)
     principal = agent_principal(None if row is None else dict(row), digest)
     if principal.agent_id not in core.known_agents:  # the row has it: no read of its own later

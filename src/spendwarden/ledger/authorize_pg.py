@@ -101,8 +101,9 @@ def _conclude(
     call: AuthorizeCall | None,
     decision: DatabaseDecision | None,
 ) -> dict[str, Any] | None:
-    if known is None or call is None or decision is None:
+    if decision is None:  # nothing was asked: the locked path answers
         return None
+    assert known is not None and call is not None
     agent_id, caps = call.hold["agent_id"], known.caps
     if decision.outcome == "key":
         raise KeyRefused()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spendwarden.ledger.caps import CAP_NAMES
-from spendwarden.ledger.types import loads
+from spendwarden.ledger.types import loads, parse_caps
 
 LIMIT = 100_000
 
@@ -27,7 +27,7 @@ class KnownAgent:
 
 def parse(caps_text: str, policy_text: str) -> KnownAgent:
     """As ``Agent.from_row`` parses the same two columns."""
-    caps = {k: int(v) for k, v in loads(caps_text, {}).items()}
+    caps = parse_caps(caps_text)
     return KnownAgent(caps_text, policy_text, caps, loads(policy_text, {}), [caps.get(c) for c in CAP_NAMES])
 
 

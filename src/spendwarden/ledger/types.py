@@ -20,6 +20,11 @@ def loads(text: str | None, default: Any = None) -> Any:
     return default if text is None else orjson.loads(text)
 
 
+def parse_caps(text: str | None) -> dict[str, int]:
+    """An agent's ``caps`` column: cap name -> limit in micro-dollars."""
+    return {k: int(v) for k, v in loads(text, {}).items()}
+
+
 @dataclass
 class Agent:
     """An agent's configuration and status (its money lives in counters and the ledger)."""
@@ -51,7 +56,7 @@ class Agent:
             tier=row["tier"],
             status=row["status"],
             status_reason=row["status_reason"],
-            caps={k: int(v) for k, v in loads(row["caps"], {}).items()},
+            caps=parse_caps(row["caps"]),
             halt_rules=loads(row["halt_rules"], {}),
             policy=loads(row["policy"], {}),
             active_hours=loads(row["active_hours"]),
