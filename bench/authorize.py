@@ -12,7 +12,11 @@ On PostgreSQL the in-process figures are also taken on the locked path (four rou
 per authorization instead of ``spendwarden_authorize``'s one) in the same run;
 ``--locked-path`` serves the HTTP part that way too.
 
+``--sqlite-synchronous full`` runs SQLite with an fsync per commit (concurrent writes then
+share commits: group commit); the default is the server's, ``normal``.
+
 Usage: python -m bench.authorize [--backend sqlite|postgres|both] [--seconds 8] [--locked-path]
+                                 [--sqlite-synchronous normal|full]
 """
 
 from __future__ import annotations
@@ -205,7 +209,14 @@ def main() -> None:
         action="store_true",
         help="PostgreSQL: serve every authorization on the locked path (authorize_in_database=false)",
     )
+    parser.add_argument(
+        "--sqlite-synchronous",
+        choices=["normal", "full"],
+        help="SQLite: the sqlite_synchronous setting (default: the server's, normal)",
+    )
     args = parser.parse_args()
+    if args.sqlite_synchronous:  # read by the server process and the in-process runtime alike
+        os.environ["SPENDWARDEN_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
     if args.locked_path:
         os.environ["SPENDWARDEN_AUTHORIZE_IN_DATABASE"] = "false"  # the server process reads it
     print(f"machine: {machine()}")

@@ -6,7 +6,7 @@ Values come from ``SPENDWARDEN_*`` environment variables (or a ``.env`` file).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(200, ge=1, description="Burst size for the per-key rate limit.")
     db_pool_size: int = Field(20, ge=1, description="PostgreSQL connection pool size per process.")
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        "normal",
+        description="SQLite: `normal` commits without waiting for the disk (an acknowledged write "
+        "survives the process being killed, but an OS crash or power cut can take back the last "
+        "commits); `full` waits for an fsync on every commit, and concurrent writes share one "
+        "(group commit). PostgreSQL follows its own `synchronous_commit`.",
+    )
     worker_process: bool | None = Field(
         None,
         description="`serve`: run the periodic work (hold expiry, signals tick, analytics fold) in "

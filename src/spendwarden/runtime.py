@@ -85,7 +85,9 @@ def build_runtime(
     settings = settings or Settings()
     if migrate:
         upgrade(settings.database_url)
-    store = Store(settings.database_url, pool_size=settings.db_pool_size)
+    store = Store(
+        settings.database_url, pool_size=settings.db_pool_size, sqlite_synchronous=settings.sqlite_synchronous
+    )
     ledger = Ledger(store, settings, clock or SystemClock())
     hub = Hub()
     bridge = PgBridge(store.url, hub) if store.is_postgres else None

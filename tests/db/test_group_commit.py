@@ -1,6 +1,7 @@
 """Store.write under concurrency: every unit commits exactly once, a failing unit rolls back
-alone, and on SQLite concurrent units share commits (group commit) without any caller
-returning before the commit that holds its unit."""
+alone, and on SQLite with ``synchronous=FULL`` concurrent units share commits (group
+commit) without any caller returning before the commit that holds its unit; with
+``synchronous=NORMAL`` (the default) each unit commits on its own."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from spendwarden.db.group_commit import GroupCommitter
 from spendwarden.db.store import Store
 
 
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    s = Store(database_url)
+@pytest.fixture(params=["normal", "full"])
+def store(database_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    s = Store(database_url, sqlite_synchronous=request.param)
     with s.write() as conn:
         conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
     yield s
@@ -69,8 +70,8 @@ def test_failing_unit_rolls_back_alone(store: Store) -> None:
         assert rows == [0, 2, 4, 6]
 
 
-def sqlite_store(tmp_path: object) -> Store:
-    store = Store(f"sqlite:///{tmp_path}/gc.db")
+def sqlite_store(tmp_path: object, synchronous: str = "full") -> Store:
+    store = Store(f"sqlite:///{tmp_path}/gc.db", sqlite_synchronous=synchronous)
     with store.write() as conn:
         conn.execute(text("CREATE TABLE gc_probe (n INTEGER PRIMARY KEY, thread TEXT)"))
     return store
@@ -107,8 +108,8 @@ def nothing(_i: int, _conn: Connection) -> None:
     pass
 
 
-def test_sqlite_units_share_commits(tmp_path: object) -> None:
-    store = sqlite_store(tmp_path)
+def commits_of_queued_units(store: Store, n: int) -> int:
+    """How many commits ``n`` units queued behind a first one took."""
     commits = 0
     original = GroupCommitter._close
 
@@ -119,13 +120,44 @@ def test_sqlite_units_share_commits(tmp_path: object) -> None:
 
     GroupCommitter._close = counting_close  # type: ignore[method-assign]
     try:
-        outcomes = queued_behind_first(store, 12, nothing)
+        outcomes = queued_behind_first(store, n, nothing)
     finally:
         GroupCommitter._close = original  # type: ignore[method-assign]
-    assert outcomes == ["ok"] * 12
-    assert count(store) == 12
-    assert commits < 12  # queued units shared commits
+    assert outcomes == ["ok"] * n
+    assert count(store) == n
+    return commits
+
+
+def test_sqlite_units_share_commits_when_a_commit_waits_for_the_disk(tmp_path: object) -> None:
+    store = sqlite_store(tmp_path, "full")
+    assert commits_of_queued_units(store, 12) < 12  # queued units shared commits
     store.dispose()
+
+
+def test_sqlite_units_commit_alone_when_a_commit_is_a_wal_append(tmp_path: object) -> None:
+    """synchronous=NORMAL: no fsync to share, so every unit is its own transaction."""
+    store = sqlite_store(tmp_path, "normal")
+    assert commits_of_queued_units(store, 12) == 12
+    store.dispose()
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("normal", 1), ("full", 2)])
+def test_sqlite_synchronous_setting_reaches_every_connection(
+    tmp_path: object, setting: str, pragma: int
+) -> None:
+    store = sqlite_store(tmp_path, setting)
+    with store.write() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
+    with store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
+    with store.hot_read() as dbapi:
+        assert dbapi.execute("PRAGMA synchronous").fetchone()[0] == pragma
+    store.dispose()
+
+
+def test_sqlite_synchronous_refuses_other_values(tmp_path: object) -> None:
+    with pytest.raises(ValueError, match="sqlite_synchronous"):
+        Store(f"sqlite:///{tmp_path}/gc.db", sqlite_synchronous="off")
 
 
 def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: object) -> None:
@@ -136,8 +168,7 @@ def test_failed_commit_fails_every_unit_in_the_batch(tmp_path: object) -> None:
         if not rollback:
             batch.end(commit=False)  # type: ignore[attr-defined]
             self._batch = None
-            batch.error = OSError("disk full")  # type: ignore[attr-defined]
-            batch.done.set()  # type: ignore[attr-defined]
+            batch.finish(OSError("disk full"))  # type: ignore[attr-defined]
             return
         original(self, batch, rollback=rollback, error=error)  # type: ignore[arg-type]
 

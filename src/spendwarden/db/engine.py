@@ -50,36 +50,45 @@ class Engines:
             self.hot.dispose()
 
 
-def make_engines(url: str, *, pool_size: int = 20) -> Engines:
+SQLITE_SYNCHRONOUS = ("normal", "full")
+
+
+def make_engines(url: str, *, pool_size: int = 20, sqlite_synchronous: str = "normal") -> Engines:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        return _sqlite_engines(url)
+        return _sqlite_engines(url, sqlite_synchronous)
     engine = create_engine(
         url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False, pool_timeout=60
     )
     return Engines(url=url, write=engine, read=engine, dialect="postgresql")
 
 
-def _sqlite_engines(url: str) -> Engines:
+def _sqlite_engines(url: str, synchronous: str) -> Engines:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     if memory:
         raise ValueError("use a file for SQLite (WAL needs one); tests use a temporary directory")
     write = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     read = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     hot = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30})
-    _configure_sqlite(write, immediate=True)
-    _configure_sqlite(read, immediate=False)
-    _configure_sqlite(hot, immediate=False)
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
+    _configure_sqlite(write, immediate=True, synchronous=synchronous)
+    _configure_sqlite(read, immediate=False, synchronous=synchronous)
+    _configure_sqlite(hot, immediate=False, synchronous=synchronous)
     return Engines(url=url, write=write, read=read, dialect="sqlite", hot=hot)
 
 
-def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str) -> None:
+    """``synchronous``: NORMAL (a commit survives the process being killed, but an OS crash
+    or power cut can take back the last ones) or FULL (each commit waits for an fsync)."""
+    pragma_synchronous = f"PRAGMA synchronous={synchronous.upper()}"
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(pragma_synchronous)
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")

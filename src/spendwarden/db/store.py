@@ -21,19 +21,25 @@ from spendwarden.db.checkpoint import Checkpointer
 from spendwarden.db.engine import Engines, make_engines
 from spendwarden.db.group_commit import GroupCommitter
 
+GROUP_COMMIT_BATCH = 256  # units at most in one shared SQLite commit (synchronous=FULL)
+
 
 class Store:
     """Owns the engines; hands out read connections and write transactions."""
 
-    def __init__(self, url: str, *, pool_size: int = 20) -> None:
-        self.engines: Engines = make_engines(url, pool_size=pool_size)
+    def __init__(self, url: str, *, pool_size: int = 20, sqlite_synchronous: str = "normal") -> None:
+        self.engines: Engines = make_engines(url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous)
         self.url = self.engines.url
         self.dialect = self.engines.dialect
         self._writer_conn: Connection | None = None
         self._hot_local = threading.local()
         self._hot_conns: list[Any] = []
         self._checkpointer: Checkpointer | None = None
-        self._group = GroupCommitter(self.engines.write_lock, self._writer, on_commit=self._committed)
+        # Units share commits only where a commit costs an fsync (db/group_commit.py).
+        max_batch = GROUP_COMMIT_BATCH if sqlite_synchronous == "full" else 1
+        self._group = GroupCommitter(
+            self.engines.write_lock, self._writer, max_batch=max_batch, on_commit=self._committed
+        )
 
     @property
     def is_postgres(self) -> bool:
