@@ -33,3 +33,15 @@ def test_the_cache_empties_when_full_and_forgets_on_request() -> None:
     known.forget("a3")
     known.forget("never")
     assert len(known) == 0
+
+
+def test_agents_with_the_same_configuration_share_one_parse() -> None:
+    known = KnownAgents(config_limit=2)
+    first = known.put("a", '{"daily": 5}', "{}")
+    assert known.put("b", '{"daily": 5}', "{}") is first  # a tier's presets: parsed once
+    other = known.put("c", '{"daily": 6}', "{}")
+    assert other is not first and other.limits[CAP_NAMES.index("daily")] == 6
+    third = known.put("d", '{"daily": 7}', "{}")  # past config_limit: parses again from scratch
+    assert known.get("a") is first and known.get("d") is third  # agents already known keep theirs
+    assert known.put("e", '{"daily": 5}', "{}") == first
+    assert len(known) == 5

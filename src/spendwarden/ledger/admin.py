@@ -15,7 +15,7 @@ from spendwarden.ledger.keys import hash_secret, new_admin_token, new_token, sam
 ROLES = ("admin", "viewer", "ingest")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: an admin/viewer/ingest token, or one agent's key."""
 
