@@ -32,14 +32,16 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench._common import database, machine, percentile, server
 from spendwarden.config import Settings
+from spendwarden.db import hot
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
-from spendwarden.runtime import build_runtime
+from spendwarden.runtime import Runtime, build_runtime
 
 ADMIN = "bench-admin-token-0123456789abcdef"
 BODY = {"amount_usd": "0.000100", "vendor": "openai", "tool": "chat", "model": "gpt-4o-mini"}
@@ -141,10 +143,18 @@ def sequential_latency(url: str, path: str, keys: list[str], n: int = 2000) -> l
     return out.get()
 
 
-def in_process(database_url: str, threads: int, n: int = 20000, *, in_database: bool | None = None) -> float:
+def in_process(
+    database_url: str,
+    threads: int,
+    n: int = 20000,
+    *,
+    in_database: bool | None = None,
+    bare: dict[str, float] | None = None,
+) -> float:
     """Embedded authorizations/s from ``threads`` concurrent callers (each its own agents'
     round-robin share), as an in-process gateway or a threaded server would call it.
-    ``in_database``: PostgreSQL's one-round-trip function (None: the settings' default)."""
+    ``in_database``: PostgreSQL's one-round-trip function (None: the settings' default).
+    ``bare``: also time ``bare_insert`` on the same database, into ``bare["bare_insert"]``."""
     settings = Settings(database_url=database_url, admin_token=ADMIN)
     if in_database is not None:
         settings = settings.model_copy(update={"authorize_in_database": in_database})
@@ -164,7 +174,36 @@ def in_process(database_url: str, threads: int, n: int = 20000, *, in_database: 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(caller, range(threads)))
     elapsed = time.perf_counter() - start
+    if bare is not None:
+        bare["bare_insert"] = bare_insert(runtime, n)
     runtime.close()
+    return n / elapsed
+
+
+def bare_insert(runtime: Runtime, n: int) -> float:
+    """The floor of any durable authorization: one ``holds`` row inserted and committed per
+    call, by one caller on the raw driver of the same database (same settings, no logic,
+    no reads): sqlite3 ``BEGIN IMMEDIATE``/``INSERT``/``COMMIT``, psycopg autocommit."""
+    store = runtime.ledger.store
+    proxied = store.engines.write.raw_connection()
+    dbapi: Any = proxied.driver_connection
+    postgres = store.is_postgres
+    if postgres:
+        dbapi.autocommit = True
+    sql = hot._sql(hot._INSERT_HOLD, postgres)
+    row = dict.fromkeys(hot.HOLD_COLUMNS) | {"agent_id": "inproc-0", "amount": 100, "status": "open"}
+    row |= {"created_at": 0, "expires_at": 0}
+    start = time.perf_counter()
+    for i in range(n):
+        row["id"] = f"bare_{i:012d}"
+        if postgres:
+            dbapi.execute(sql, row)
+        else:
+            dbapi.execute("BEGIN IMMEDIATE")
+            dbapi.execute(sql, row)
+            dbapi.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    proxied.close()
     return n / elapsed
 
 
@@ -172,7 +211,7 @@ def run(backend: str, seconds: int) -> dict[str, float]:
     results: dict[str, float] = {}
     for threads in (1, INPROC_THREADS):
         with database(backend) as url:
-            results[f"inproc_{threads}"] = in_process(url, threads)
+            results[f"inproc_{threads}"] = in_process(url, threads, bare=results if threads == 1 else None)
         if backend == "postgres":  # the locked path, four round trips, in the same run
             with database(backend) as url:
                 results[f"inproc_locked_{threads}"] = in_process(url, threads, in_database=False)
@@ -245,6 +284,12 @@ def main() -> None:
             f"{r['own_half_p50_ms']:.2f} / {r['own_half_p99_ms']:.2f} (at {r['own_half_rate']:,.0f}/s) | "
             f"{r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} | {r['inproc_1']:,.0f} | "
             f"{r[f'inproc_{INPROC_THREADS}']:,.0f} |"
+        )
+    for backend, r in rows:
+        print(
+            f"\n{backend}, in process, 1 caller against a bare INSERT + COMMIT of the hold row on the raw "
+            f"driver, same run: {r['inproc_1']:,.0f}/s vs {r['bare_insert']:,.0f}/s, "
+            f"ratio {r['inproc_1'] / r['bare_insert']:.2f}"
         )
     for backend, r in rows:
         if "inproc_locked_1" in r:
