@@ -4,10 +4,7 @@ configuration another process has changed."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterator
-from datetime import timedelta
-from functools import partial
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +20,13 @@ from spendwarden.errors import (
     AgentRevoked,
     CapExceeded,
     PolicyDenied,
-    SpendwardenError,
 )
-from spendwarden.events import SpendEvent
 from spendwarden.ledger import authorize_pg
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
 from spendwarden.runtime import Runtime, build_runtime
+from tests.ledger.twins import run_twin_workload
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -67,86 +63,13 @@ def decisions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def _answer(call: Callable[[], dict[str, Any]]) -> tuple[str, Any, str | None]:
-    """(kind, what must match, hold id): an answer without what differs by construction."""
-    try:
-        body = call()
-    except SpendwardenError as exc:
-        return exc.code, {k: v[1:] if k == "agent_id" else v for k, v in exc.details.items()}, None
-    if "headroom" in body:
-        return "approved", (body["amount_usd"], body["expires_at"], body["headroom"]), body["id"]
-    if "transaction" in body:
-        return "settled", (body["transaction"]["amount_usd"], body["transaction"]["task_id"]), None
-    return body["status"], (body["amount_usd"], body["closed_at"]), None
-
-
-CAPS: list[dict[str, str]] = [
-    {"daily": "5.00"},
-    {"per_transaction": "0.80", "hourly": "2.00", "per_task": "1.50"},
-    {"weekly": "6.00", "monthly": "7.00", "total": "8.00"},
-    {"per_task": "0.90", "daily": "3.00"},
-]
-
-
 def test_database_function_answers_as_the_locked_path(
     twins: tuple[Runtime, Runtime], clock: FrozenClock, decisions: list[str]
 ) -> None:
-    """Twin agents get the same 400 requests (authorizations with and without tasks and
-    policies, settlements over the hold, voids, hours and days passing), one through each
-    path: every answer, and each agent's money at the end, must be the same."""
+    """The twin workload (``twins.run_twin_workload``): the database function answers and
+    counts as the locked path does."""
     fast, locked = twins
-    rng = random.Random(8)
-    for i, caps in enumerate(CAPS):
-        policy = {"blocked_vendors": ["shady"]} if i % 2 else {"allowed_tools": ["chat", "search"]}
-        for prefix, rt in (("f", fast), ("l", locked)):
-            spec = AgentSpec(
-                id=f"{prefix}{i}", tier="custom", caps={k: usd(v) for k, v in caps.items()}, policy=policy
-            )
-            rt.ledger.create_agent(spec, "test")
-    open_holds: dict[str, list[tuple[str, str]]] = {f"{i}": [] for i in range(len(CAPS))}
-    for step in range(400):
-        n = str(rng.randrange(len(CAPS)))
-        roll = rng.random()
-        call: Callable[[Runtime, str, str], dict[str, Any]]
-        if roll < 0.6:
-            req = AuthorizeRequest(
-                amount=usd(f"{rng.choice([0.05, 0.2, 0.45, 0.7, 0.95])}"),
-                vendor=rng.choice(["openai", "openai", "shady"]),
-                tool=rng.choice(["chat", "search", "browse"]),
-                task_id=rng.choice([None, "t1", "t2"]),
-            )
-            call = partial(lambda r, rt, agent, _hold: rt.ledger.authorize(agent, r), req)
-            holds = ("", "")
-        elif roll < 0.85 and open_holds[n]:
-            holds = open_holds[n].pop(rng.randrange(len(open_holds[n])))
-            if rng.random() < 0.7:
-                amount = usd(f"{rng.choice([0.01, 0.3, 0.9, 1.6])}")
-                call = partial(
-                    lambda a, rt, agent, hold: rt.ledger.settle(
-                        agent, hold, SpendEvent(agent_id=agent, amount=a)
-                    ),
-                    amount,
-                )
-            else:
-                call = lambda rt, agent, hold: rt.ledger.void(agent, hold)  # noqa: E731
-        elif roll < 0.95:
-            clock.advance(timedelta(minutes=rng.choice([7, 40, 200, 1500])))
-            fast.ledger.expire_holds()
-            continue
-        else:  # a person looks at a halted pair and lets it go on
-            if fast.ledger.view("f" + n)["status"] == "halted":
-                fast.ledger.resume("f" + n, "test", "checked")
-                locked.ledger.resume("l" + n, "test", "checked")
-            continue
-        *out_f, hold_f = _answer(partial(call, fast, "f" + n, holds[0]))
-        *out_l, hold_l = _answer(partial(call, locked, "l" + n, holds[1]))
-        assert out_f == out_l, step
-        if hold_f is not None and hold_l is not None:
-            open_holds[n].append((hold_f, hold_l))
-    for i in range(len(CAPS)):
-        view_f, view_l = fast.ledger.view(f"f{i}"), locked.ledger.view(f"l{i}")
-        for field in ("status", "spend", "held", "headroom"):
-            assert view_f[field] == view_l[field], (i, field)
+    run_twin_workload(fast, locked, clock)
     assert decisions.count("approved") > 50 and decisions.count("denied") > 10
     assert "stale" in decisions  # settlements broke caps and halted agents: the function noticed
 

@@ -78,7 +78,7 @@ class FastAuthorize:
             PostgreSQL, not one for each (a hop costs more than a key lookup)."""
             agent_id = ensure_agent(resolve_principal(request, ledger)).agent_id
             assert agent_id is not None
-            return ledger.authorize(agent_id, authorize_request(body), key, try_database=connections is None)
+            return ledger.authorize(agent_id, authorize_request(body), key, try_fast_path=connections is None)
 
         if result is None:
             result = await run_db(ledger, authorize)

@@ -11,7 +11,7 @@ from spendwarden.db import hot
 from spendwarden.db import queries as q
 from spendwarden.errors import AgentHalted, AgentRevoked, InvalidState, NotFound, PolicyDenied
 from spendwarden.events import SpendEvent
-from spendwarden.ledger import authorize_pg
+from spendwarden.ledger import authorize_pg, authorize_sqlite
 from spendwarden.ledger import idempotency as idem
 from spendwarden.ledger.approval import approved, cap_exceeded, new_hold
 from spendwarden.ledger.caps import first_denial
@@ -61,10 +61,20 @@ def authorize(
     req: AuthorizeRequest,
     *,
     idempotency_key: str | None = None,
-    try_database: bool = True,
+    try_fast_path: bool = True,
 ) -> dict[str, Any]:
-    if try_database and idempotency_key is None and in_database(core):
-        body = authorize_pg.try_authorize(core, agent_id, req)
+    """Hold ``req.amount`` against every cap, or raise why not. A request without an
+    idempotency key first takes its backend's fast path (``authorize_pg``: one round trip
+    to ``spendwarden_authorize``; ``authorize_sqlite``: four lean statements on the writer),
+    which answers approvals and cap denials; everything else, and ``try_fast_path=False``,
+    takes the locked path below, which words every error."""
+    if try_fast_path and idempotency_key is None:
+        if in_database(core):
+            body = authorize_pg.try_authorize(core, agent_id, req)
+        elif core.store.is_postgres:
+            body = None
+        else:
+            body = authorize_sqlite.try_authorize(core, agent_id, req)
         if body is not None:
             return body
     fingerprint = idem.request_fingerprint("authorize", req.__dict__, idempotency_key)

@@ -45,11 +45,12 @@ class Ledger:
         req: AuthorizeRequest,
         idempotency_key: str | None = None,
         *,
-        try_database: bool = True,
+        try_fast_path: bool = True,
     ) -> dict[str, Any]:
-        """``try_database=False``: the caller already asked ``spendwarden_authorize``."""
+        """``try_fast_path=False``: the locked path only (the caller already asked
+        ``spendwarden_authorize``)."""
         return holds.authorize(
-            self.core, agent_id, req, idempotency_key=idempotency_key, try_database=try_database
+            self.core, agent_id, req, idempotency_key=idempotency_key, try_fast_path=try_fast_path
         )
 
     def settle(
