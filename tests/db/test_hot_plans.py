@@ -32,7 +32,7 @@ def test_counter_reads_use_the_whole_key(runtime: Runtime) -> None:
         lean = [
             str(r[-1])
             for r in hot.raw(conn).execute(
-                "EXPLAIN QUERY PLAN " + authorize_sqlite._READ, ("h", "d", "w", "m", "t", "", "a")
+                "EXPLAIN QUERY PLAN " + authorize_sqlite._READ, ("k", "h", "d", "w", "m", "t", "", "a")
             )
         ]
     for steps in (plan(runtime, hot._LOCK_WITH_COUNTERS), plan(runtime, hot._COUNTERS), lean):

@@ -6,7 +6,11 @@ more CPU than the ledger's whole authorization. This route is matched first and 
 well-formed request with the very same pieces the FastAPI endpoint uses: the body model
 (``AuthorizeBody``), ``resolve_principal`` (authentication and rate limit),
 ``ensure_agent``, ``authorize_request`` and ``Ledger.authorize``; domain errors raise the
-same exceptions, which the app's handlers turn into the same error bodies.
+same exceptions, which the app's handlers turn into the same error bodies. A key looked up
+on an earlier request is remembered by its hash and checked again inside the authorization
+itself (PostgreSQL: in ``spendwarden_authorize``, on the event loop's own connection;
+SQLite: in the lean path's read on the writer), so a revocation still refuses the very next
+request while the common request costs no separate lookup.
 
 Anything out of the ordinary — a body that is not a JSON object, a field that fails
 validation, a content type other than ``application/json`` (or none), an over-long
@@ -35,8 +39,9 @@ from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import AuthorizeBody
 from spendwarden.db.pg_authorize import AsyncConnections
 from spendwarden.ledger.admin import Principal
+from spendwarden.ledger.approval import KeyRefused
 from spendwarden.ledger.auth import authenticate_agent_async
-from spendwarden.ledger.authorize_pg import KeyRefused, try_authorize_async
+from spendwarden.ledger.authorize_pg import try_authorize_async
 from spendwarden.ledger.keys import hash_secret
 from spendwarden.ledger.service import Ledger
 
@@ -70,15 +75,19 @@ class FastAuthorize:
         key = request.headers.get("idempotency-key") or body.idempotency_key
         connections: AsyncConnections | None = request.app.state.pg_connections
         result = None
+        tried = key is None and (connections is not None or not ledger.store.is_postgres)
         if connections is not None and key is None:
             result = await _in_database(request, ledger, connections, body)
+        elif tried:
+            result = await run_db(ledger, lambda: _on_sqlite_writer(request, ledger, body))
 
         def authorize() -> dict[str, Any]:
             """Who is asking, then the authorization: one hop to the thread pool on
-            PostgreSQL, not one for each (a hop costs more than a key lookup)."""
+            PostgreSQL, not one for each (a hop costs more than a key lookup); the fast
+            path already tried is not tried again."""
             agent_id = ensure_agent(resolve_principal(request, ledger)).agent_id
             assert agent_id is not None
-            return ledger.authorize(agent_id, authorize_request(body), key, try_fast_path=connections is None)
+            return ledger.authorize(agent_id, authorize_request(body), key, try_fast_path=not tried)
 
         if result is None:
             result = await run_db(ledger, authorize)
@@ -124,9 +133,7 @@ async def _in_database(
             principal = await authenticate_agent_async(ledger.core, conn, token, digest)
             if principal is None:
                 return None
-            if len(known) >= KNOWN_KEYS:
-                known.clear()
-            known[digest] = principal
+            remember_key(known, digest, principal)
         agent_id = ensure_agent(admit(request, principal)).agent_id
         assert agent_id is not None
         try:
@@ -137,6 +144,39 @@ async def _in_database(
             known.pop(digest, None)
             await authenticate_agent_async(ledger.core, conn, token, digest)  # raises what the key earned
             return None  # valid again (a race with a change): the blocking path decides
+
+
+def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBody) -> dict[str, Any] | None:
+    """SQLite: a key looked up on an earlier request is checked in the authorization's own
+    read on the writer (``authorize_sqlite``), not looked up again on a reader connection
+    whose page cache the last commit emptied; a new key is looked up first. None: the
+    blocking path answers (a token other than an agent key, or what the lean path does
+    not decide)."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    digest = hash_secret(token)
+    known: dict[str, Principal] = request.app.state.known_keys
+    principal = known.get(digest)
+    if principal is None:
+        principal = ledger.authenticate(token)  # raises what an unknown or revoked key earns
+        if principal.kind != "agent":
+            return None
+        remember_key(known, digest, principal)
+    agent_id = ensure_agent(admit(request, principal)).agent_id
+    assert agent_id is not None
+    try:
+        return ledger.authorize(agent_id, authorize_request(body), key_hash=digest)
+    except KeyRefused:
+        known.pop(digest, None)
+        ledger.authenticate(token)  # raises what the key earned
+        return None  # valid again (a race with a change): the blocking path decides
+
+
+def remember_key(known: dict[str, Principal], digest: str, principal: Principal) -> None:
+    if len(known) >= KNOWN_KEYS:
+        known.clear()
+    known[digest] = principal
 
 
 def _replay(raw: bytes) -> Receive:

@@ -58,3 +58,9 @@ def cap_exceeded(denial: CapDenial) -> CapExceeded:
         spent=format_amount(denial.spent),
         requested=format_amount(denial.requested),
     )
+
+
+class KeyRefused(Exception):
+    """The key a fast path was asked to check in the same statement is no longer the
+    agent's, or is revoked: nothing was decided; look the key up again (to word the
+    refusal)."""

@@ -30,7 +30,7 @@ from spendwarden.db.pg_authorize import (
     authorize_in_database,
     authorize_in_database_async,
 )
-from spendwarden.ledger.approval import approved, cap_exceeded, new_hold
+from spendwarden.ledger.approval import KeyRefused, approved, cap_exceeded, new_hold
 from spendwarden.ledger.caps import CAP_NAMES, first_denial
 from spendwarden.ledger.context import LedgerCore
 from spendwarden.ledger.known import KnownAgent
@@ -50,11 +50,6 @@ def try_authorize(core: LedgerCore, agent_id: str, req: AuthorizeRequest) -> dic
         call = _prepare(core, agent_id, req, known)
         decision = None if call is None else authorize_in_database(dbapi, call)
     return _conclude(core, req, known, call, decision)
-
-
-class KeyRefused(Exception):
-    """The key passed along is no longer the agent's, or is revoked: nothing was decided;
-    look the key up again (to word the refusal)."""
 
 
 async def try_authorize_async(

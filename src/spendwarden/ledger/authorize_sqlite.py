@@ -12,7 +12,8 @@ and the hold and the state row are written positionally.
 
 Whatever is not a plain decision goes back to the locked path, which words every error:
 an unknown or inactive agent, a policy refusal. ``holds.authorize`` sends requests with an
-idempotency key there directly. A cap denial is raised here, as the locked path raises
+idempotency key there directly. The HTTP route may pass the request's key, looked up on an
+earlier request, to be checked in the same read. A cap denial is raised here, as the locked path raises
 it: ``ledger.caps.first_denial`` over the same committed amounts
 (``holds.committed_spend``), and nothing is written.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 from spendwarden.clock import to_us
 from spendwarden.db import hot
-from spendwarden.ledger.approval import approved, cap_exceeded, new_hold
+from spendwarden.ledger.approval import KeyRefused, approved, cap_exceeded, new_hold
 from spendwarden.ledger.caps import first_denial
 from spendwarden.ledger.context import LedgerCore
 from spendwarden.ledger.policy import policy_violation
@@ -33,7 +34,9 @@ from spendwarden.ledger.windows import WINDOW_CAPS, window_keys_us
 _READ = (
     "SELECT a.status, a.caps, a.policy, s.held, "
     + ", ".join(f"c_{cap}.amount" for cap in WINDOW_CAPS)
-    + ", c_task.amount, c_task.held FROM agent_state s JOIN agents a ON a.id = s.agent_id "
+    + ", c_task.amount, c_task.held, (SELECT k.id FROM agent_keys k WHERE k.key_hash = ?"
+    " AND k.agent_id = s.agent_id AND k.revoked_at IS NULL)"
+    " FROM agent_state s JOIN agents a ON a.id = s.agent_id "
     + " ".join(
         f"LEFT JOIN spend_counters c_{cap} ON c_{cap}.agent_id = s.agent_id"
         f" AND c_{cap}.scope = '{cap}' AND c_{cap}.period = ?"
@@ -54,15 +57,22 @@ _TASK_HELD = (
 )
 
 
-def try_authorize(core: LedgerCore, agent_id: str, req: AuthorizeRequest) -> dict[str, Any] | None:
-    """The approval's answer, a raised ``CapExceeded``, or None: use the locked path."""
+def try_authorize(
+    core: LedgerCore, agent_id: str, req: AuthorizeRequest, *, key_hash: str | None = None
+) -> dict[str, Any] | None:
+    """The approval's answer, a raised ``CapExceeded``, or None: use the locked path.
+    ``key_hash``: the request's key, known from an earlier lookup and checked in the same
+    read (``KeyRefused`` unless it is still this agent's and not revoked): the key lookup
+    on a reader connection, whose page cache every commit empties, cost more than this."""
     now = core.clock.now()
     now_us = to_us(now)
     keys = window_keys_us(now_us)
     with core.store.write() as conn:
         dbapi = hot.raw(conn)
         periods = [keys[cap] for cap in WINDOW_CAPS]
-        row = dbapi.execute(_READ, (*periods, req.task_id or "", agent_id)).fetchone()
+        row = dbapi.execute(_READ, (key_hash, *periods, req.task_id or "", agent_id)).fetchone()
+        if key_hash is not None and (row is None or row[11] is None):
+            raise KeyRefused()
         if row is None or row[0] != "active":
             return None
         known = core.known_agents.get(agent_id)

@@ -62,19 +62,21 @@ def authorize(
     *,
     idempotency_key: str | None = None,
     try_fast_path: bool = True,
+    key_hash: str | None = None,
 ) -> dict[str, Any]:
     """Hold ``req.amount`` against every cap, or raise why not. A request without an
     idempotency key first takes its backend's fast path (``authorize_pg``: one round trip
     to ``spendwarden_authorize``; ``authorize_sqlite``: four lean statements on the writer),
     which answers approvals and cap denials; everything else, and ``try_fast_path=False``,
-    takes the locked path below, which words every error."""
+    takes the locked path below, which words every error. ``key_hash``: SQLite's fast path
+    checks the request's key in its own read (``KeyRefused`` when it no longer may)."""
     if try_fast_path and idempotency_key is None:
         if in_database(core):
             body = authorize_pg.try_authorize(core, agent_id, req)
         elif core.store.is_postgres:
             body = None
         else:
-            body = authorize_sqlite.try_authorize(core, agent_id, req)
+            body = authorize_sqlite.try_authorize(core, agent_id, req, key_hash=key_hash)
         if body is not None:
             return body
     fingerprint = idem.request_fingerprint("authorize", req.__dict__, idempotency_key)

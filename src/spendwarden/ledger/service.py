@@ -46,11 +46,17 @@ class Ledger:
         idempotency_key: str | None = None,
         *,
         try_fast_path: bool = True,
+        key_hash: str | None = None,
     ) -> dict[str, Any]:
         """``try_fast_path=False``: the locked path only (the caller already asked
-        ``spendwarden_authorize``)."""
+        ``spendwarden_authorize``). ``key_hash``: see ``holds.authorize``."""
         return holds.authorize(
-            self.core, agent_id, req, idempotency_key=idempotency_key, try_fast_path=try_fast_path
+            self.core,
+            agent_id,
+            req,
+            idempotency_key=idempotency_key,
+            try_fast_path=try_fast_path,
+            key_hash=key_hash,
         )
 
     def settle(
