@@ -15,18 +15,14 @@ from spendwarden.db.engine import make_null_pool_engine
 from spendwarden.db.migrate import upgrade
 from spendwarden.db.pg_authorize import DatabaseDecision
 from spendwarden.errors import (
-    AgentHalted,
-    AgentNotFound,
-    AgentRevoked,
     CapExceeded,
-    PolicyDenied,
 )
 from spendwarden.ledger import authorize_pg
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
 from spendwarden.runtime import Runtime, build_runtime
-from tests.ledger.twins import run_twin_workload
+from tests.ledger.twins import run_changes_by_another_process, run_twin_workload
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -79,34 +75,7 @@ def test_a_change_by_another_process_is_never_decided_on(
 ) -> None:
     """The first runtime has the agent's configuration cached; the second changes it
     between requests. Each next authorization obeys the change."""
-    fast, other = twins
-    fast.ledger.create_agent(AgentSpec(id="bot", tier="custom", caps={"daily": usd("10")}), "test")
-    req = AuthorizeRequest(amount=usd("1"), vendor="openai")
-    assert fast.ledger.authorize("bot", req)["headroom"] == {"daily": "9.000000"}
-
-    other.ledger.update_agent("bot", {"caps": {"daily": usd("1.5")}}, "test")
-    with pytest.raises(CapExceeded) as denied:
-        fast.ledger.authorize("bot", req)
-    assert (denied.value.details["limit"], denied.value.details["spent"]) == ("1.500000", "1.000000")
-
-    other.ledger.update_agent(
-        "bot", {"caps": {"daily": usd("10")}, "policy": {"blocked_vendors": ["openai"]}}, "test"
-    )
-    with pytest.raises(PolicyDenied):
-        fast.ledger.authorize("bot", req)
-
-    other.ledger.update_agent("bot", {"policy": {}}, "test")
-    other.ledger.halt("bot", "test", "investigating")
-    with pytest.raises(AgentHalted):
-        fast.ledger.authorize("bot", req)
-    other.ledger.resume("bot", "test", "fine")
-    assert fast.ledger.authorize("bot", req)["headroom"] == {"daily": "8.000000"}
-
-    other.ledger.revoke("bot", "test", "retired")
-    with pytest.raises(AgentRevoked):
-        fast.ledger.authorize("bot", req)
-    with pytest.raises(AgentNotFound):
-        fast.ledger.authorize("nobody", req)
+    run_changes_by_another_process(*twins)
     # the caps change, the halt and the revoke were each caught by the function; the
     # policy change by the fresh read that followed the first catch
     assert decisions == ["approved", "stale", "stale", "approved", "stale"]

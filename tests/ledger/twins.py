@@ -1,7 +1,7 @@
 """The twin workload: two runtimes, one taking an authorization fast path and one the
 locked path, get the same requests for twin agents and must answer and count alike
 (``test_authorize_pg``: PostgreSQL's database function; ``test_authorize_sqlite``: the
-SQLite writer's lean statements)."""
+SQLite writer's lean statements); and the changes another process makes between requests."""
 
 from __future__ import annotations
 
@@ -11,8 +11,17 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import pytest
+
 from spendwarden.clock import FrozenClock
-from spendwarden.errors import SpendwardenError
+from spendwarden.errors import (
+    AgentHalted,
+    AgentNotFound,
+    AgentRevoked,
+    CapExceeded,
+    PolicyDenied,
+    SpendwardenError,
+)
 from spendwarden.events import SpendEvent
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
@@ -97,3 +106,38 @@ def run_twin_workload(fast: Runtime, locked: Runtime, clock: FrozenClock) -> Non
         view_f, view_l = fast.ledger.view(f"f{i}"), locked.ledger.view(f"l{i}")
         for field in ("status", "spend", "held", "headroom"):
             assert view_f[field] == view_l[field], (i, field)
+
+
+def run_changes_by_another_process(fast: Runtime, other: Runtime) -> None:
+    """``fast`` authorizes for an agent while ``other`` (another process on the same
+    database) changes its caps, its policy, halts, resumes and revokes it between requests:
+    each next authorization obeys the change."""
+    fast.ledger.create_agent(AgentSpec(id="bot", tier="custom", caps={"daily": usd("10")}), "test")
+    req = AuthorizeRequest(amount=usd("1"), vendor="openai")
+    assert fast.ledger.authorize("bot", req)["headroom"] == {"daily": "9.000000"}
+
+    other.ledger.update_agent("bot", {"caps": {"daily": usd("1.5")}}, "test")
+    with pytest.raises(CapExceeded) as denied:
+        fast.ledger.authorize("bot", req)
+    assert (denied.value.details["limit"], denied.value.details["spent"]) == ("1.500000", "1.000000")
+
+    other.ledger.update_agent(
+        "bot", {"caps": {"daily": usd("10")}, "policy": {"blocked_vendors": ["openai"]}}, "test"
+    )
+    with pytest.raises(PolicyDenied):
+        fast.ledger.authorize("bot", req)
+
+    other.ledger.update_agent("bot", {"policy": {}}, "test")
+    other.ledger.halt("bot", "test", "investigating")
+    with pytest.raises(AgentHalted) as halted:
+        fast.ledger.authorize("bot", req)
+    assert halted.value.details["reason"] == "investigating"
+    other.ledger.resume("bot", "test", "fine")
+    assert fast.ledger.authorize("bot", req)["headroom"] == {"daily": "8.000000"}
+
+    other.ledger.revoke("bot", "test", "retired")
+    with pytest.raises(AgentRevoked):
+        fast.ledger.authorize("bot", req)
+    with pytest.raises(AgentNotFound):
+        fast.ledger.authorize("nobody", req)
+    assert fast.ledger.view("bot")["held"] == "2.000000"  # refusals wrote nothing
