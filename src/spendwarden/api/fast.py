@@ -74,12 +74,11 @@ class FastAuthorize:
         ledger: Ledger = request.app.state.runtime.ledger
         key = request.headers.get("idempotency-key") or body.idempotency_key
         connections: AsyncConnections | None = request.app.state.pg_connections
-        result = None
-        tried = key is None and (connections is not None or not ledger.store.is_postgres)
-        if connections is not None and key is None:
-            result = await _in_database(request, ledger, connections, body)
-        elif tried:
-            result = await run_db(ledger, lambda: _on_sqlite_writer(request, ledger, body))
+        result, tried = None, False
+        if key is None and connections is not None:
+            result, tried = await _in_database(request, ledger, connections, body), True
+        elif key is None and not ledger.store.is_postgres:
+            result, tried = await run_db(ledger, lambda: _on_sqlite_writer(request, ledger, body)), True
 
         def authorize() -> dict[str, Any]:
             """Who is asking, then the authorization: one hop to the thread pool on
@@ -128,14 +127,10 @@ async def _in_database(
     digest = hash_secret(token)
     known: dict[str, Principal] = request.app.state.known_keys
     async with connections.connection() as conn:
-        principal = known.get(digest)
+        principal = known.get(digest) or await authenticate_agent_async(ledger.core, conn, token, digest)
         if principal is None:
-            principal = await authenticate_agent_async(ledger.core, conn, token, digest)
-            if principal is None:
-                return None
-            remember_key(known, digest, principal)
-        agent_id = ensure_agent(admit(request, principal)).agent_id
-        assert agent_id is not None
+            return None
+        agent_id = _admitted_agent(request, known, digest, principal)
         try:
             return await try_authorize_async(
                 ledger.core, conn, agent_id, authorize_request(body), key_hash=digest
@@ -157,14 +152,10 @@ def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBody) -> 
         return None
     digest = hash_secret(token)
     known: dict[str, Principal] = request.app.state.known_keys
-    principal = known.get(digest)
-    if principal is None:
-        principal = ledger.authenticate(token)  # raises what an unknown or revoked key earns
-        if principal.kind != "agent":
-            return None
-        remember_key(known, digest, principal)
-    agent_id = ensure_agent(admit(request, principal)).agent_id
-    assert agent_id is not None
+    principal = known.get(digest) or ledger.authenticate(token)  # raises what a bad key earns
+    if principal.kind != "agent":
+        return None
+    agent_id = _admitted_agent(request, known, digest, principal)
     try:
         return ledger.authorize(agent_id, authorize_request(body), key_hash=digest)
     except KeyRefused:
@@ -173,10 +164,16 @@ def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBody) -> 
         return None  # valid again (a race with a change): the blocking path decides
 
 
-def remember_key(known: dict[str, Principal], digest: str, principal: Principal) -> None:
-    if len(known) >= KNOWN_KEYS:
-        known.clear()
-    known[digest] = principal
+def _admitted_agent(request: Request, known: dict[str, Principal], digest: str, principal: Principal) -> str:
+    """Remember the agent key's principal by hash (bounded), admit it on the request (rate
+    limit charged once) and answer its agent."""
+    if digest not in known:
+        if len(known) >= KNOWN_KEYS:
+            known.clear()
+        known[digest] = principal
+    agent_id = ensure_agent(admit(request, principal)).agent_id
+    assert agent_id is not None
+    return agent_id
 
 
 def _replay(raw: bytes) -> Receive:

@@ -50,11 +50,6 @@ _INSERT_HOLD = (
     f"INSERT INTO holds ({', '.join(hot.HOLD_COLUMNS)}) VALUES ({', '.join('?' * len(hot.HOLD_COLUMNS))})"
 )
 _MOVE_HELD = "UPDATE agent_state SET held = ?, updated_at = ? WHERE agent_id = ?"
-_TASK_HELD = (
-    "INSERT INTO spend_counters (agent_id, scope, period, amount, held, count)"
-    " VALUES (?, 'per_task', ?, 0, ?, 0) ON CONFLICT (agent_id, scope, period)"
-    " DO UPDATE SET held = spend_counters.held + excluded.held"
-)
 
 
 def try_authorize(
@@ -67,10 +62,10 @@ def try_authorize(
     now = core.clock.now()
     now_us = to_us(now)
     keys = window_keys_us(now_us)
-    with core.store.write() as conn:
+    params = (key_hash, *(keys[cap] for cap in WINDOW_CAPS), req.task_id or "", agent_id)
+    with core.store.write() as conn:  # the writer's lock: nothing but the statements in it
         dbapi = hot.raw(conn)
-        periods = [keys[cap] for cap in WINDOW_CAPS]
-        row = dbapi.execute(_READ, (key_hash, *periods, req.task_id or "", agent_id)).fetchone()
+        row = dbapi.execute(_READ, params).fetchone()
         if key_hash is not None and (row is None or row[11] is None):
             raise KeyRefused()
         if row is None or row[0] != "active":
@@ -91,5 +86,5 @@ def try_authorize(
         dbapi.execute(_INSERT_HOLD, tuple(hold[column] for column in hot.HOLD_COLUMNS))
         dbapi.execute(_MOVE_HELD, (held + req.amount, now_us, agent_id))
         if req.task_id:
-            dbapi.execute(_TASK_HELD, (agent_id, req.task_id, req.amount))
+            hot.add_held(conn, False, agent_id, "per_task", req.task_id, req.amount)
     return approved(hold, known.caps, committed)

@@ -71,12 +71,10 @@ def authorize(
     takes the locked path below, which words every error. ``key_hash``: SQLite's fast path
     checks the request's key in its own read (``KeyRefused`` when it no longer may)."""
     if try_fast_path and idempotency_key is None:
-        if in_database(core):
-            body = authorize_pg.try_authorize(core, agent_id, req)
-        elif core.store.is_postgres:
-            body = None
-        else:
+        if not core.store.is_postgres:
             body = authorize_sqlite.try_authorize(core, agent_id, req, key_hash=key_hash)
+        else:
+            body = authorize_pg.try_authorize(core, agent_id, req) if in_database(core) else None
         if body is not None:
             return body
     fingerprint = idem.request_fingerprint("authorize", req.__dict__, idempotency_key)
