@@ -11,6 +11,9 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# How SQLite commits (``sqlite_synchronous``); ``db.engine`` checks its callers against this.
+SqliteSynchronous = Literal["normal", "full"]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPENDWARDEN_", env_file=".env", extra="ignore")
@@ -55,7 +58,7 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(200, ge=1, description="Burst size for the per-key rate limit.")
     db_pool_size: int = Field(20, ge=1, description="PostgreSQL connection pool size per process.")
-    sqlite_synchronous: Literal["normal", "full"] = Field(
+    sqlite_synchronous: SqliteSynchronous = Field(
         "normal",
         description="SQLite: `normal` commits without waiting for the disk (an acknowledged write "
         "survives the process being killed, but an OS crash or power cut can take back the last "

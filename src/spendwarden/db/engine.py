@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
+
+from spendwarden.config import SqliteSynchronous
 
 
 def normalise_url(url: str) -> str:
@@ -50,7 +52,7 @@ class Engines:
             self.hot.dispose()
 
 
-SQLITE_SYNCHRONOUS = ("normal", "full")
+SQLITE_SYNCHRONOUS: tuple[str, ...] = get_args(SqliteSynchronous)
 
 
 def make_engines(url: str, *, pool_size: int = 20, sqlite_synchronous: str = "normal") -> Engines:
@@ -75,11 +77,11 @@ def _sqlite_engines(url: str, synchronous: str) -> Engines:
     memory = url in ("sqlite://", "sqlite:///:memory:")
     if memory:
         raise ValueError("use a file for SQLite (WAL needs one); tests use a temporary directory")
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
     write = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     read = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
     hot = create_engine(url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30})
-    if synchronous not in SQLITE_SYNCHRONOUS:
-        raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
     _configure_sqlite(write, immediate=True, synchronous=synchronous)
     _configure_sqlite(read, immediate=False, synchronous=synchronous)
     _configure_sqlite(hot, immediate=False, synchronous=synchronous)
