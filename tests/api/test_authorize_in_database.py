@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from spendwarden.api import fast
 from spendwarden.clock import FrozenClock
+from spendwarden.db.pg_authorize import AuthorizeCall, DatabaseDecision
 from spendwarden.ledger import authorize_pg
 from spendwarden.runtime import Runtime
 from tests.api.authorize_scenarios import (
@@ -82,19 +83,20 @@ def test_a_new_key_brings_its_agents_configuration(
     served: tuple[Runtime, TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The key lookup of a key not seen before reads the agent's caps and policy with it,
-    so the authorization needs no read of its own: two statements for a new key, one for
-    a known key, on a fleet too big to keep every agent in mind."""
+    so even the first authorization passes them to the function: two statements for a new
+    key, one for a known key, on a fleet too big to keep every agent in mind."""
     runtime, client = served
-    reads: list[str] = []
-    real = authorize_pg._known
-    monkeypatch.setattr(
-        authorize_pg,
-        "_known",
-        lambda core, agent_id, row: reads.append(agent_id) or real(core, agent_id, row),
-    )
+    configured: list[bool] = []  # per call of the function: whether it passed the texts
+    real = authorize_pg.authorize_in_database_async
+
+    async def spy(conn: Any, call: AuthorizeCall) -> DatabaseDecision:
+        configured.append(call.caps_text is not None)
+        return await real(conn, call)
+
+    monkeypatch.setattr(authorize_pg, "authorize_in_database_async", spy)
     key = make_agent(runtime.ledger, "bot", daily="10")
     runtime.ledger.core.known_agents.forget("bot")
     assert authorize(client, key).status_code == 200
     assert authorize(client, key).status_code == 200
-    assert reads == []
+    assert configured == [True, True]
     assert runtime.ledger.view("bot")["held"] == "2.000000"

@@ -57,6 +57,8 @@ def run_twin_workload(fast: Runtime, locked: Runtime, clock: FrozenClock) -> Non
     rng = random.Random(8)
     for i, caps in enumerate(CAPS):
         policy = {"blocked_vendors": ["shady"]} if i % 2 else {"allowed_tools": ["chat", "search"]}
+        if i == 2:
+            policy = {}  # decided on the row at first sight, on PostgreSQL
         for prefix, rt in (("f", fast), ("l", locked)):
             spec = AgentSpec(
                 id=f"{prefix}{i}", tier="custom", caps={k: usd(v) for k, v in caps.items()}, policy=policy

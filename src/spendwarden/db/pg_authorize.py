@@ -1,5 +1,5 @@
-"""PostgreSQL: call ``spendwarden_authorize`` (migration 0008), one authorization in one
-round trip, on an autocommit connection (the call is its own transaction).
+"""PostgreSQL: call ``spendwarden_authorize`` (migrations 0008, 0009), one authorization
+in one round trip, on an autocommit connection (the call is its own transaction).
 
 Blocking callers pass a psycopg connection. The fast HTTP route awaits a connection of
 the event loop's own asyncpg pool (``AsyncConnections``), so the request never hops to a
@@ -23,12 +23,11 @@ from spendwarden.db.hot import HOLD_COLUMNS
 _HOLD_ARGS = tuple(c for c in HOLD_COLUMNS if c not in ("agent_id", "status"))
 _BIGINT = {"amount", "created_at", "expires_at"}
 _CALL = (
-    "SELECT outcome, denied_cap, committed FROM spendwarden_authorize(%s::text, %s::text, %s::text,"
-    " %s::bigint[], %s::text[], "
+    "SELECT outcome, denied_cap, committed, caps, policy FROM spendwarden_authorize("
+    "%s::text, %s::text, %s::text, %s::bigint[], %s::text[], "
     + ", ".join("%s::bigint" if c in _BIGINT else "%s::text" for c in _HOLD_ARGS)
     + ", %s::text)"
 )
-READ_AGENT = "SELECT caps, policy FROM agents WHERE id = %s"
 
 
 def numbered(sql: str) -> str:
@@ -38,7 +37,6 @@ def numbered(sql: str) -> str:
 
 
 _CALL_NUMBERED = numbered(_CALL)
-READ_AGENT_NUMBERED = numbered(READ_AGENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +44,29 @@ class DatabaseDecision:
     """``approved`` (the hold is written and committed), ``denied`` (``denied_cap``: an
     index into ``CAP_NAMES``), ``stale`` (the agent row no longer holds the texts the
     caller checked, or the agent is not active), ``key`` (the key passed is no longer the
-    agent's, or revoked) or ``missing``; nothing is written unless approved. ``committed``
-    is what counted against each cap before this amount."""
+    agent's, or revoked), ``policy`` (a caller that passed no texts: the agent has a
+    policy, for the caller to check before it calls again with the texts) or ``missing``;
+    nothing is written unless approved. ``committed`` is what counted against each cap
+    before this amount. ``caps_text`` and ``policy_text``: the agent row's, decided on,
+    when the caller passed none (approved, denied or ``policy``)."""
 
     outcome: str
     denied_cap: int | None
     committed: list[int] | None
+    caps_text: str | None = None
+    policy_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AuthorizeCall:
     """One call's arguments: the agent's ``caps`` and ``policy`` texts as the caller checked
-    them, with the limits it parsed from them in ``CAP_NAMES`` order; the hourly, daily,
+    them, with the limits it parsed from them in ``CAP_NAMES`` order (all three None: the
+    caller has not read the agent, the function decides on its row); the hourly, daily,
     weekly and monthly counter keys of now; the row an approval inserts."""
 
-    caps_text: str
-    policy_text: str
-    limits: list[int | None]
+    caps_text: str | None
+    policy_text: str | None
+    limits: list[int | None] | None
     periods: list[str]
     hold: dict[str, Any]
     key_hash: str | None = None  # the request's key, to be checked in the same call
@@ -76,8 +80,9 @@ class AuthorizeCall:
 
 
 def _decision(row: tuple[Any, ...]) -> DatabaseDecision:
-    outcome, denied_cap, committed = row
-    return DatabaseDecision(outcome, None if denied_cap is None else denied_cap - 1, committed)
+    outcome, denied_cap, committed, caps_text, policy_text = row
+    denied = None if denied_cap is None else denied_cap - 1
+    return DatabaseDecision(outcome, denied, committed, caps_text, policy_text)
 
 
 def authorize_in_database(dbapi: Any, call: AuthorizeCall) -> DatabaseDecision:

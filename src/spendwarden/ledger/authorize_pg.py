@@ -5,26 +5,29 @@ The locked path (``holds.authorize``) costs four round trips on PostgreSQL, and 
 function locks the agent, reads its counters, checks the caps and writes the hold in the
 call's own transaction. It decides with the configuration this process last read
 (``KnownAgents``) and writes nothing unless the locked row still holds exactly that
-configuration and the agent is active.
+configuration and the agent is active. For an agent this process has not read (a fleet's
+first requests, or the one after a change), it passes no configuration and the function
+decides on the locked row, answering the row's texts to remember; an agent with a policy
+makes that two calls, because policy rules are checked here, not in the database.
 
 Whatever this path cannot answer exactly goes back to the locked path, which words every
 error: an agent not active, changed or unknown (``stale``, ``missing``), and a policy
-refusal by the known configuration. ``holds.authorize`` sends requests with an
-idempotency key there directly (the stored answer lives in that transaction).
+refusal. ``holds.authorize`` sends requests with an idempotency key there directly (the
+stored answer lives in that transaction).
 
-``try_authorize`` blocks (the ledger's callers); ``try_authorize_async`` is the same on
-the event loop's own connections (the fast HTTP route). Both are ``_prepare``, one call,
-``_conclude``.
+``_authorization`` is the decision without I/O: a generator that yields each call to make
+and gets its decision back. ``try_authorize`` drives it on a blocking connection (the
+ledger's callers), ``try_authorize_async`` on the event loop's own connection (the fast
+HTTP route).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 from typing import Any
 
 from spendwarden.db.pg_authorize import (
-    READ_AGENT,
-    READ_AGENT_NUMBERED,
     AuthorizeCall,
     DatabaseDecision,
     authorize_in_database,
@@ -40,16 +43,20 @@ from spendwarden.ledger.windows import WINDOW_CAPS, window_keys_us
 
 log = logging.getLogger(__name__)
 
+# What ``_authorization`` yields, is sent and returns.
+Steps = Generator[AuthorizeCall, DatabaseDecision, dict[str, Any] | None]
+
 
 def try_authorize(core: LedgerCore, agent_id: str, req: AuthorizeRequest) -> dict[str, Any] | None:
     """The approval's answer, a raised ``CapExceeded``, or None: use the locked path."""
+    steps = _authorization(core, agent_id, req)
     with core.store.autocommit() as dbapi:
-        known = core.known_agents.get(agent_id) or _known(
-            core, agent_id, dbapi.execute(READ_AGENT, (agent_id,), prepare=True).fetchone()
-        )
-        call = _prepare(core, agent_id, req, known)
-        decision = None if call is None else authorize_in_database(dbapi, call)
-    return _conclude(core, req, known, call, decision)
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(authorize_in_database(dbapi, call))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
 
 async def try_authorize_async(
@@ -57,17 +64,41 @@ async def try_authorize_async(
 ) -> dict[str, Any] | None:
     """``try_authorize`` on a connection of ``db.pg_authorize.AsyncConnections``;
     ``key_hash``: the request's key, checked in the same call (``KeyRefused`` if not valid)."""
-    known = core.known_agents.get(agent_id) or _known(
-        core, agent_id, await conn.fetchrow(READ_AGENT_NUMBERED, agent_id)
-    )
+    steps = _authorization(core, agent_id, req, key_hash)
+    try:
+        call = next(steps)
+        while True:
+            call = steps.send(await authorize_in_database_async(conn, call))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+def _authorization(
+    core: LedgerCore, agent_id: str, req: AuthorizeRequest, key_hash: str | None = None
+) -> Steps:
+    """Yields the calls to make, is sent their decisions; returns the answer, or None when
+    the locked path must answer. One call, unless the agent was not known and has a
+    policy: its texts come back with the first, the policy is checked, and it is asked
+    again with them."""
+    known = core.known_agents.get(agent_id)
     call = _prepare(core, agent_id, req, known, key_hash)
-    decision = None if call is None else await authorize_in_database_async(conn, call)
+    if call is None:
+        return None
+    decision = yield call
+    if decision.outcome == "policy":
+        known = _remember(core, agent_id, decision)
+        call = _prepare(core, agent_id, req, known, key_hash)
+        if call is None:
+            return None
+        decision = yield call
+    if decision.caps_text is not None:  # decided on the row, first sight: remember it
+        known = _remember(core, agent_id, decision)
     return _conclude(core, req, known, call, decision)
 
 
-def _known(core: LedgerCore, agent_id: str, row: Any) -> KnownAgent | None:
-    """Remember the agent's (caps, policy) row as just read; None when there is no agent."""
-    return None if row is None else core.known_agents.put(agent_id, row[0], row[1])
+def _remember(core: LedgerCore, agent_id: str, decision: DatabaseDecision) -> KnownAgent:
+    assert decision.caps_text is not None and decision.policy_text is not None
+    return core.known_agents.put(agent_id, decision.caps_text, decision.policy_text)
 
 
 def _prepare(
@@ -77,15 +108,17 @@ def _prepare(
     known: KnownAgent | None,
     key_hash: str | None = None,
 ) -> AuthorizeCall | None:
-    """The call to make, or None when the locked path must answer."""
-    if known is None:
-        return None
-    if policy_violation(known.policy, vendor=req.vendor, rail=req.rail, tool=req.tool) is not None:
+    """The call to make (with no configuration when ``known`` is None: the function
+    decides on the row), or None when the locked path must answer."""
+    policy = {} if known is None else known.policy
+    if policy_violation(policy, vendor=req.vendor, rail=req.rail, tool=req.tool) is not None:
         core.known_agents.forget(agent_id)  # the locked path refuses with the row as it is now
         return None
     hold = new_hold(agent_id, req, core.clock.now(), req.ttl_seconds or core.settings.hold_ttl_seconds)
     keys = window_keys_us(hold["created_at"])
     periods = [keys[cap] for cap in WINDOW_CAPS[:4]]
+    if known is None:
+        return AuthorizeCall(None, None, None, periods, hold, key_hash)
     return AuthorizeCall(known.caps_text, known.policy_text, known.limits, periods, hold, key_hash)
 
 
@@ -93,21 +126,18 @@ def _conclude(
     core: LedgerCore,
     req: AuthorizeRequest,
     known: KnownAgent | None,
-    call: AuthorizeCall | None,
-    decision: DatabaseDecision | None,
+    call: AuthorizeCall,
+    decision: DatabaseDecision,
 ) -> dict[str, Any] | None:
-    if decision is None:  # nothing was asked: the locked path answers
-        return None
-    assert known is not None and call is not None
-    agent_id, caps = call.hold["agent_id"], known.caps
+    agent_id = call.hold["agent_id"]
     if decision.outcome == "key":
         raise KeyRefused()
-    if decision.outcome == "approved":
-        assert decision.committed is not None
-        return approved(call.hold, caps, _committed(decision.committed, req.task_id))
-    if decision.outcome == "denied":
-        assert decision.committed is not None
-        denial = first_denial(caps, _committed(decision.committed, req.task_id), req.amount)
+    if decision.outcome in ("approved", "denied"):
+        assert known is not None and decision.committed is not None
+        committed = _committed(decision.committed, req.task_id)
+        if decision.outcome == "approved":
+            return approved(call.hold, known.caps, committed)
+        denial = first_denial(known.caps, committed, req.amount)
         if denial is not None:
             raise cap_exceeded(denial)
         # The function and ``first_denial`` disagree (a bug in one of them): let the locked
