@@ -48,6 +48,24 @@ def pg_admin(sql: str) -> None:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
+# What shapes writes at scale: checkpoints forced by WAL volume (``max_wal_size``) write
+# every page again in full on its next change; compression shrinks those images.
+PG_SETTINGS = ("shared_buffers", "max_wal_size", "checkpoint_timeout", "wal_compression")
+
+
+def pg_state() -> dict[str, Any]:
+    """The server's write settings and its checkpoint counters so far."""
+    with psycopg.connect(f"{PG}/test", autocommit=True) as conn:
+        settings = conn.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+            [list(PG_SETTINGS)],
+        ).fetchall()
+        timed, requested = conn.execute(
+            "SELECT checkpoints_timed, checkpoints_req FROM pg_stat_bgwriter"
+        ).fetchone() or (0, 0)
+    return {**dict(settings), "checkpoints_timed": timed, "checkpoints_requested": requested}
+
+
 def fresh_db(name: str) -> str:
     pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     pg_admin(f"CREATE DATABASE {name}")
@@ -390,6 +408,7 @@ def main() -> None:
     args = ap.parse_args()
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "worker_threads": args.worker_threads,
+        "postgres_before": pg_state(),
     }  # fmt: skip
     now_us = to_us(SystemClock().now())
     try:
@@ -449,6 +468,7 @@ def main() -> None:
                 results["big"][mode]["p50_ms"] / results["small"][mode]["p50_ms"], 2
             )
     finally:
+        results["postgres_after"] = pg_state()
         Path(args.out).write_text(json.dumps(results, indent=2))
         log(json.dumps(results, indent=2))
         pg_admin("DROP DATABASE IF EXISTS sw_scale_small WITH (FORCE)")
