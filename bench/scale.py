@@ -192,11 +192,7 @@ def _timed_authorize(client: httpx.Client, rng: random.Random, n_agents: int) ->
 
 def authorize_http(server: Serve, n_agents: int, n: int) -> dict[str, float]:
     """One sequential client, a random agent's key each call."""
-    rng = random.Random(2)
-    with httpx.Client(base_url=server.base, timeout=30) as client:
-        for _ in range(WARM):
-            _timed_authorize(client, rng, n_agents)
-        return summary_ms([_timed_authorize(client, rng, n_agents) for _ in range(n)])
+    return authorize_http_interleaved({"one": (server, n_agents)}, n, seed=2, rounds=1)["one"]
 
 
 def authorize_http_interleaved(
@@ -368,11 +364,11 @@ def measure(url: str, n_agents: int, args: argparse.Namespace, port: int) -> tup
 
 def measure_settled(cases: dict[str, tuple[dict[str, Any], Serve, int]], samples: int) -> None:
     """Every case again once its burst is digested (journal folded, statistics fresh),
-    interleaved, first the agents asked right after the burst, then agents not asked
-    before (``_new``: a key's first sight costs a lookup, an agent's a read): the first timing falls while the worker folds 100,000 events' cells and
-    ticks the agents they woke, which on two cores moved the tail from 0.91x to 1.95x
-    between two runs; and timed one case after the other, the 100-agent case's own p99
-    swung 1.7-5.4 ms between runs on the same code. Closes the servers."""
+    interleaved: first the agents asked right after the burst, then agents not asked before
+    (``_new``: a key's first sight costs a lookup). Right after the burst the worker folds
+    100,000 events' cells and ticks the agents they woke, which on two cores moved the tail
+    from 0.91x to 1.95x between two runs; and timed one case after the other, the 100-agent
+    case's own p99 swung 1.7-6.2 ms between runs of the same code. Closes the servers."""
     servers = {name: (srv, n) for name, (_r, srv, n) in cases.items()}
     try:
         for mode, seed in (("authorize_http_settled", 2), ("authorize_http_settled_new", 3)):
