@@ -21,16 +21,15 @@ from typing import Any
 
 from bench._common import database, machine
 from bench._server import add_noop
+from bench.authorize import ADMIN
+from bench.authorize import BODY as AUTHORIZE_BODY
 from spendwarden.api.app import create_app
 from spendwarden.config import Settings
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.money import usd
 from spendwarden.runtime import build_runtime
 
-ADMIN = "bench-admin-token-0123456789abcdef"
-BODY = json.dumps(
-    {"amount_usd": "0.000100", "vendor": "openai", "tool": "chat", "model": "gpt-4o-mini"}
-).encode()
+BODY = json.dumps(AUTHORIZE_BODY).encode()  # the HTTP benchmark's request
 PATHS = ("/bench/noop", "/v1/authorize")
 
 
