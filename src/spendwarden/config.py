@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spendwarden.ledger.horizon import MIN_RETENTION_DAYS
+
 # How SQLite commits (``sqlite_synchronous``); ``db.engine`` checks its callers against this.
 SqliteSynchronous = Literal["normal", "full"]
 
@@ -50,6 +52,13 @@ class Settings(BaseSettings):
         64 * 1_048_576, ge=1024, description="Largest body accepted by the bulk ingest endpoint."
     )
     retention_days: int = Field(90, ge=1, description="Raw ledger rows older than this may be pruned.")
+    counter_retention_days: int = Field(
+        3,
+        ge=MIN_RETENTION_DAYS,
+        description="Cap counters of hours, days, weeks and months that closed more than this many "
+        "days ago are deleted (hourly, in the background). A spend recorded later into such a window "
+        "rebuilds its counter exactly from the rollups, so caps and halt rules see the same sums.",
+    )
     sweep_interval_seconds: float = Field(
         1.0, gt=0, description="How often the sweeper expires holds and runs time-based rules."
     )

@@ -87,9 +87,12 @@ def prune(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     database: DatabaseOpt = None,
 ) -> None:
-    """Delete raw ledger rows older than the cut (rollups keep every total; chains stay provable)."""
+    """Delete raw ledger rows older than the cut (rollups keep every total; chains stay provable),
+    and cap counters of windows closed more than `counter_retention_days` ago (the server
+    does that part hourly by itself)."""
     from spendwarden.analytics.prune import cut_for, parse_age, plan
     from spendwarden.analytics.prune import prune as run_prune
+    from spendwarden.ledger.retention import prune_counters
 
     try:
         age = parse_age(older_than)
@@ -101,23 +104,28 @@ def prune(
     cut = cut_for(now, age)
     agents, rows = plan(runtime.store, cut)
     console.print(f"{rows} ledger rows of {len(agents)} agents occurred before {iso(cut)}.")
-    if not rows:
-        return
-    if not yes and not typer.confirm("Prune them (billing archive and chain checkpoints are kept)?"):
-        raise typer.Exit(1)
-    with Progress(
-        TextColumn("[bold]pruning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
-    ) as bar:
-        task = bar.add_task("agents", total=len(agents))
-        result = run_prune(
-            runtime.store,
-            now,
-            age,
-            minute_retention_days=runtime.settings.analytics_minute_retention_days,
-            progress=lambda _agent, _n: bar.advance(task),
+    if rows:
+        if not yes and not typer.confirm("Prune them (billing archive and chain checkpoints are kept)?"):
+            raise typer.Exit(1)
+        columns = (TextColumn("[bold]pruning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("agents", total=len(agents))
+            result = run_prune(
+                runtime.store,
+                now,
+                age,
+                minute_retention_days=runtime.settings.analytics_minute_retention_days,
+                progress=lambda _agent, _n: bar.advance(task),
+            )
+        console.print(
+            f"pruned {result.transactions} rows of {result.agents} agents, {result.holds} closed holds, "
+            f"{result.idempotency_keys} idempotency keys, {result.minute_rollups} minute rollups; "
+            "`spendwarden verify` still proves every chain from its checkpoint."
         )
+    days = runtime.settings.counter_retention_days
+    with console.status("pruning counters of closed windows"):
+        _end, counters = prune_counters(runtime.store, to_us(now), days)
     console.print(
-        f"pruned {result.transactions} rows of {result.agents} agents, {result.holds} closed holds, "
-        f"{result.idempotency_keys} idempotency keys, {result.minute_rollups} minute rollups; "
-        "`spendwarden verify` still proves every chain from its checkpoint."
+        f"pruned {counters} counters of windows closed more than {days} days ago "
+        "(a late spend into one rebuilds it from the rollups)."
     )

@@ -23,7 +23,9 @@ from spendwarden.db import hot
 from spendwarden.events import SpendEvent
 from spendwarden.ledger.chain import TXN_COLUMNS, TXN_INDEX
 from spendwarden.ledger.context import Emitted, LedgerCore, TxContext, observe_batch
+from spendwarden.ledger.horizon import GRACE_US
 from spendwarden.ledger.record import can_break, check_after_spend, counter_sums, seal_rows, spend_read_keys
+from spendwarden.ledger.retention import before_late_spends
 from spendwarden.ledger.unit import agents_unit
 from spendwarden.ledger.windows import HOUR_US
 from spendwarden.money import format_amount
@@ -129,6 +131,10 @@ def _record_agents(
             return
         conn, postgres = sealed[0][0].conn, core.store.is_postgres
         hot.insert_transaction_values(conn, postgres, TXN_COLUMNS, [v for _c, vs in sealed for v in vs])
+        edge = sealed[0][0].now_us - GRACE_US
+        late = [(c.agent.id, v[_OCCURRED]) for c, vs in sealed for v in vs if v[_OCCURRED] < edge]
+        if late:  # windows that closed long ago may have been pruned: back before adding
+            before_late_spends(sealed[0][0], late)
         _add_spend(
             conn, postgres, [u for c, vs in sealed for u in counter_sums(c.agent.id, list(map(_COUNTED, vs)))]
         )

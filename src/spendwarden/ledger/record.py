@@ -24,7 +24,9 @@ from spendwarden.ledger.caps import CapDenial, breaches, headroom
 from spendwarden.ledger.chain import TXN_FIELDS, row_hash
 from spendwarden.ledger.context import TxContext
 from spendwarden.ledger.halt import HaltDecision, HaltHistory, evaluate_halt_rules
+from spendwarden.ledger.horizon import DAY_US, GRACE_US
 from spendwarden.ledger.render import transaction_public
+from spendwarden.ledger.retention import before_late_spends, past_amounts
 from spendwarden.ledger.types import dumps
 from spendwarden.ledger.windows import HOUR_US, WINDOW_CAPS, previous_hour_keys, window_key, window_keys_us
 from spendwarden.money import format_amount
@@ -202,6 +204,8 @@ def append(ctx: TxContext, event: SpendEvent, *, hold_id: str | None = None) -> 
     """Record one spend for the locked agent and run everything that reacts to it."""
     row = chain_row(ctx, build_row(ctx, event, hold_id))
     q.insert_transaction(ctx.conn, row)
+    if row["occurred_at"] < ctx.now_us - GRACE_US:  # a late spend: its windows may be pruned
+        before_late_spends(ctx, [(ctx.agent.id, row["occurred_at"])])
     add_counters(ctx, ctx.agent.id, [row])
     if row["status"] == "settled" and row["amount"] > 0:
         check_after_spend(ctx, row)
@@ -270,15 +274,18 @@ def check_after_spend(ctx: TxContext, row: dict[str, Any]) -> None:
 
 def _halt_history(ctx: TxContext, row: dict[str, Any], spent: dict[str, int]) -> HaltHistory:
     rules = ctx.agent.halt_rules
-    at = from_us(row["occurred_at"])
+    at_us = row["occurred_at"]
+    at = from_us(at_us)
     prior_day = 0
     previous_hours: list[int] = []
     if rules.get("daily_vs_prior_day") is not None:
         key = window_key("daily", at - timedelta(days=1))
-        prior_day = q.counters_in_scope(ctx.conn, ctx.agent.id, "daily", [key]).get(key, 0)
+        prior_day = _look_back(ctx, "daily", [at_us - DAY_US], [key]).get(key, 0)
     if rules.get("hourly_vs_rolling_avg") is not None:
-        keys = previous_hour_keys(at, int(rules.get("rolling_hours", 24)))
-        found = q.counters_in_scope(ctx.conn, ctx.agent.id, "hourly", keys)
+        hours = int(rules.get("rolling_hours", 24))
+        keys = previous_hour_keys(at, hours)
+        hour = at_us - at_us % HOUR_US
+        found = _look_back(ctx, "hourly", [hour - i * HOUR_US for i in range(1, hours + 1)], keys)
         previous_hours = [found.get(k, 0) for k in keys] if found else []
     return HaltHistory(
         amount=row["amount"],
@@ -287,6 +294,16 @@ def _halt_history(ctx: TxContext, row: dict[str, Any], spent: dict[str, int]) ->
         this_hour=spent.get("hourly", 0),
         previous_hours=previous_hours,
     )
+
+
+def _look_back(ctx: TxContext, scope: str, moments_us: list[int], keys: list[str]) -> dict[str, int]:
+    """Net spend per period of the ``scope`` windows holding ``moments_us`` (keyed
+    ``keys``): windows closed long ago through ``past_amounts`` (their counters may be
+    pruned), the others from their counters."""
+    past = past_amounts(ctx, scope, moments_us)
+    rest = [k for k in keys if k not in past]
+    found = q.counters_in_scope(ctx.conn, ctx.agent.id, scope, rest) if rest else {}
+    return {**found, **{k: v for k, v in past.items() if v}}
 
 
 def _halt_context(ctx: TxContext, spent: dict[str, int]) -> dict[str, Any]:

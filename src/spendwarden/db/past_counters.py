@@ -1,0 +1,136 @@
+"""SQL for counters of closed windows: bring back pruned ones from rollups, read, prune.
+
+See ``ledger/horizon.py`` for why. The rollups of an agent are written in the same
+transaction as its counters, under its lock, and never pruned, so for a closed window
+they hold the same sums: a counter that is gone is rebuilt or read from them.
+
+Pruning takes no agent lock, and a late spend must never add to a counter the prune is
+deleting (it would come back holding that spend alone). So a late spend first locks the
+counters of its closed windows that exist (PostgreSQL; SQLite has one writer), and
+rebuilds the missing ones: both are then its own until it commits. The prune deletes
+only rows it can lock at once (``SKIP LOCKED``): it never waits for a writer, so the two
+can never deadlock, and a counter a spend holds is pruned on the next pass. Statements
+run on the raw driver connection inside the store's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+
+from spendwarden.db.hot import _sql, counters_by_key, fetch_all, raw
+
+# (agent_id, scope, period, rollup granularity, window start µs, window end µs)
+WindowKey = tuple[str, str, str, str, int, int]
+
+_KEYS_PG = """unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+     AS k(a, s, p, g, lo, hi)"""
+_KEYS_SQLITE = """(SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS s,
+             json_extract(value, '$[2]') AS p, json_extract(value, '$[3]') AS g,
+             json_extract(value, '$[4]') AS lo, json_extract(value, '$[5]') AS hi
+      FROM json_each(?)) AS k"""
+
+# Existing counters among the keys, locked (in key order) until the spend commits.
+_LOCK_PRESENT = """
+SELECT c.agent_id, c.scope, c.period
+FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS k(a, s, p, n)
+JOIN spend_counters c ON c.agent_id = k.a AND c.scope = k.s AND c.period = k.p
+ORDER BY k.n FOR UPDATE OF c"""
+
+# A missing counter becomes what the rollups hold for its window (settled adds, refunded
+# gives back, every row counts once: the counters' own rule). A window with no rollup
+# cell had no spend, and stays without a counter.
+_REBUILD = """
+INSERT INTO spend_counters (agent_id, scope, period, amount, held, count)
+SELECT k.a, k.s, k.p, SUM(r.amount), 0, SUM(r.count)
+FROM {keys}
+JOIN rollups r ON r.agent_id = k.a AND r.granularity = k.g
+ AND r.bucket_start_us >= k.lo AND r.bucket_start_us < k.hi
+GROUP BY k.a, k.s, k.p
+ON CONFLICT (agent_id, scope, period) DO NOTHING"""
+_REBUILD_PG = _REBUILD.format(keys=_KEYS_PG)
+_REBUILD_SQLITE = _REBUILD.format(keys=_KEYS_SQLITE)
+
+
+def _run(conn: Connection, postgres: bool, pg: str, sqlite: str, keys: list[WindowKey]) -> Any:
+    cur = raw(conn).cursor()
+    if postgres:
+        cur.execute(pg, [list(column) for column in zip(*keys, strict=True)])
+    else:
+        cur.execute(sqlite, (orjson.dumps(keys).decode(),))
+    return cur
+
+
+def hold_or_rebuild(conn: Connection, postgres: bool, wanted: Iterable[WindowKey]) -> int:
+    """Before a late spend is added to the counters of ``wanted`` closed windows (under the
+    agents' locks): lock those that exist, rebuild those that are gone from the rollups
+    (which get the new spend after, from the same transaction's observer). Returns how
+    many were rebuilt."""
+    keys = sorted(set(wanted))
+    if not keys:
+        return 0
+    triples = [k[:3] for k in keys]
+    if postgres:
+        cur = raw(conn).cursor()
+        cur.execute(_LOCK_PRESENT, [list(column) for column in zip(*triples, strict=True)])
+        present = {tuple(row) for row in cur.fetchall()}
+    else:
+        present = set(counters_by_key(conn, postgres, triples))
+    missing = [k for k in keys if k[:3] not in present]
+    if not missing:
+        return 0
+    return max(int(_run(conn, postgres, _REBUILD_PG, _REBUILD_SQLITE, missing).rowcount), 0)
+
+
+_READ = """
+SELECT k.a, k.p, COALESCE(
+    (SELECT c.amount FROM spend_counters c WHERE c.agent_id = k.a AND c.scope = k.s AND c.period = k.p),
+    (SELECT SUM(r.amount) FROM rollups r WHERE r.agent_id = k.a AND r.granularity = k.g
+      AND r.bucket_start_us >= k.lo AND r.bucket_start_us < k.hi),
+    0)
+FROM {keys}"""
+_READ_PG = _READ.format(keys=_KEYS_PG)
+_READ_SQLITE = _READ.format(keys=_KEYS_SQLITE)
+
+
+def read_amounts(conn: Connection, postgres: bool, wanted: list[WindowKey]) -> dict[str, int]:
+    """Net spend per period of ``wanted`` closed windows (one agent's): the counter where
+    there is one, the rollups where it was pruned."""
+    if not wanted:
+        return {}
+    cur = _run(conn, postgres, _READ_PG, _READ_SQLITE, wanted)
+    return {period: int(amount) for _agent, period, amount in cur.fetchall()}
+
+
+_NEXT_AGENTS = """
+SELECT agent_id FROM agent_state WHERE agent_id > :after ORDER BY agent_id LIMIT :limit"""
+_OLD = """(
+    (scope = 'hourly' AND period < :hourly) OR (scope = 'daily' AND period < :daily)
+    OR (scope = 'weekly' AND period < :weekly) OR (scope = 'monthly' AND period < :monthly))"""
+_PRUNE_SQLITE = "DELETE FROM spend_counters WHERE agent_id > :after AND agent_id <= :upto AND " + _OLD
+_PRUNE_PG = _sql(
+    """
+DELETE FROM spend_counters WHERE (agent_id, scope, period) IN (
+    SELECT agent_id, scope, period FROM spend_counters
+    WHERE agent_id > :after AND agent_id <= :upto AND """
+    + _OLD
+    + " FOR UPDATE SKIP LOCKED)",
+    True,
+)
+
+
+def prune_after(
+    conn: Connection, postgres: bool, after: str, limit: int, first_kept: dict[str, str]
+) -> tuple[str | None, int]:
+    """Delete the closed-window counters older than ``first_kept`` (per scope) of the next
+    ``limit`` agents after ``after`` (one range of the primary key); returns the last agent
+    covered (None at the end) and how many counters went."""
+    ids = [row[0] for row in fetch_all(conn, postgres, _NEXT_AGENTS, {"after": after, "limit": limit})]
+    if not ids:
+        return None, 0
+    params = {"after": after, "upto": ids[-1], **first_kept}
+    cur = raw(conn).execute(_PRUNE_PG if postgres else _PRUNE_SQLITE, params)
+    return ids[-1], max(int(cur.rowcount), 0)
