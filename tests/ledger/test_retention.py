@@ -250,33 +250,33 @@ def other_connection(runtime: Runtime) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def test_an_agent_busy_in_another_transaction_does_not_hold_the_prune_back(
+def test_an_agent_busy_in_another_transaction_is_left_for_the_next_pass(
     runtime: Runtime, other_connection: psycopg.Connection[Any]
 ) -> None:
     _old_counters(runtime, 3)
-    other_connection.execute(
-        "SELECT 1 FROM agent_state WHERE agent_id = 'bot1' FOR UPDATE"
-    )  # an authorization
+    other_connection.execute("SELECT 1 FROM agent_state WHERE agent_id = 'bot1' FOR UPDATE")  # a spend
     done: list[int] = []
     worker = threading.Thread(target=lambda: done.append(prune(runtime)))
     worker.start()
-    worker.join(timeout=30)
+    worker.join(timeout=30)  # the prune never waits for a writer
+    assert done == [6]
+    assert {k[0] for k in counters(runtime) if k[1] == "daily"} == {"bot1"}
     other_connection.rollback()
-    assert done == [9]
+    assert prune(runtime) == 3
 
 
 @pytest.mark.parametrize("bulk", [False, True], ids=["one_by_one", "bulk"])
 def test_a_prune_in_the_middle_of_a_late_spend_leaves_no_partial_counter(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch, bulk: bool
 ) -> None:
-    """The prune takes no agent lock. It runs right after the late spend has made sure of
-    its window counters and before it adds to them: it must neither delete a counter the
-    spend is about to add to nor wait for the spend (PostgreSQL: it skips the counters the
-    spend holds, for the next pass; SQLite: it waits for the one write lock)."""
+    """A prune runs right after the late spend has made sure of its window counters and
+    before it adds to them: it must neither delete a counter the spend is about to add to
+    nor wait for the spend (PostgreSQL: it skips the agent the spend holds, for the next
+    pass; SQLite: it waits for the one write lock)."""
     agent(runtime, "bot")
     old = NOW - timedelta(days=9)
     record(runtime, [spend("bot", "4", old)], bulk=False)
-    original = past_counters.hold_or_rebuild
+    original = past_counters.rebuild_missing
     pruners: list[threading.Thread] = []
 
     def then_prune(*args: Any) -> int:
@@ -287,7 +287,7 @@ def test_a_prune_in_the_middle_of_a_late_spend_leaves_no_partial_counter(
         pruners.append(pruner)
         return rebuilt
 
-    monkeypatch.setattr(past_counters, "hold_or_rebuild", then_prune)
+    monkeypatch.setattr(past_counters, "rebuild_missing", then_prune)
     record(runtime, [spend("bot", "1", old)], bulk=bulk)
     for pruner in pruners:
         pruner.join(timeout=30)

@@ -1,16 +1,15 @@
-"""SQL for counters of closed windows: bring back pruned ones from rollups, read, prune.
+"""SQL for counters of closed windows: rebuild pruned ones from rollups, read, prune.
 
 See ``ledger/horizon.py`` for why. The rollups of an agent are written in the same
 transaction as its counters, under its lock, and never pruned, so for a closed window
 they hold the same sums: a counter that is gone is rebuilt or read from them.
 
-Pruning takes no agent lock, and a late spend must never add to a counter the prune is
-deleting (it would come back holding that spend alone). So a late spend first locks the
-counters of its closed windows that exist (PostgreSQL; SQLite has one writer), and
-rebuilds the missing ones: both are then its own until it commits. The prune deletes
-only rows it can lock at once (``SKIP LOCKED``): it never waits for a writer, so the two
-can never deadlock, and a counter a spend holds is pruned on the next pass. Statements
-run on the raw driver connection inside the store's transaction.
+A late spend must never add to a counter that a prune deletes at the same moment (it would
+come back holding that spend alone). So the prune works under the agents' locks, as every
+writer does, and takes only the agents it can lock at once (``SKIP LOCKED``): it never
+waits for a writer, a writer waits at most for one short slice of the prune, and an agent
+busy right then is pruned on the next pass. Statements run on the raw driver connection
+inside the store's transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from spendwarden.db.hot import _sql, counters_by_key, fetch_all, raw
+from spendwarden.db.hot import _sql, fetch_all, raw
 
 # (agent_id, scope, period, rollup granularity, window start µs, window end µs)
 WindowKey = tuple[str, str, str, str, int, int]
@@ -33,22 +32,18 @@ _KEYS_SQLITE = """(SELECT json_extract(value, '$[0]') AS a, json_extract(value, 
              json_extract(value, '$[4]') AS lo, json_extract(value, '$[5]') AS hi
       FROM json_each(?)) AS k"""
 
-# Existing counters among the keys, locked (in key order) until the spend commits.
-_LOCK_PRESENT = """
-SELECT c.agent_id, c.scope, c.period
-FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS k(a, s, p, n)
-JOIN spend_counters c ON c.agent_id = k.a AND c.scope = k.s AND c.period = k.p
-ORDER BY k.n FOR UPDATE OF c"""
-
-# A missing counter becomes what the rollups hold for its window (settled adds, refunded
-# gives back, every row counts once: the counters' own rule). A window with no rollup
-# cell had no spend, and stays without a counter.
+# Only keys with no counter are rebuilt (one that exists is whole: the prune cannot be
+# deleting it, this transaction holds the agent), from the rollup cells inside the window
+# (settled adds, refunded gives back, every row counts once: the counters' own rule). A
+# window with no cell had no spend, and stays without a counter.
 _REBUILD = """
 INSERT INTO spend_counters (agent_id, scope, period, amount, held, count)
 SELECT k.a, k.s, k.p, SUM(r.amount), 0, SUM(r.count)
 FROM {keys}
 JOIN rollups r ON r.agent_id = k.a AND r.granularity = k.g
  AND r.bucket_start_us >= k.lo AND r.bucket_start_us < k.hi
+WHERE NOT EXISTS (
+    SELECT 1 FROM spend_counters c WHERE c.agent_id = k.a AND c.scope = k.s AND c.period = k.p)
 GROUP BY k.a, k.s, k.p
 ON CONFLICT (agent_id, scope, period) DO NOTHING"""
 _REBUILD_PG = _REBUILD.format(keys=_KEYS_PG)
@@ -64,25 +59,14 @@ def _run(conn: Connection, postgres: bool, pg: str, sqlite: str, keys: list[Wind
     return cur
 
 
-def hold_or_rebuild(conn: Connection, postgres: bool, wanted: Iterable[WindowKey]) -> int:
+def rebuild_missing(conn: Connection, postgres: bool, wanted: Iterable[WindowKey]) -> int:
     """Before a late spend is added to the counters of ``wanted`` closed windows (under the
-    agents' locks): lock those that exist, rebuild those that are gone from the rollups
-    (which get the new spend after, from the same transaction's observer). Returns how
-    many were rebuilt."""
+    agents' locks): rebuild those that were pruned from the rollups (which get the new
+    spend after, from the same transaction's observer). Returns how many were rebuilt."""
     keys = sorted(set(wanted))
     if not keys:
         return 0
-    triples = [k[:3] for k in keys]
-    if postgres:
-        cur = raw(conn).cursor()
-        cur.execute(_LOCK_PRESENT, [list(column) for column in zip(*triples, strict=True)])
-        present = {tuple(row) for row in cur.fetchall()}
-    else:
-        present = set(counters_by_key(conn, postgres, triples))
-    missing = [k for k in keys if k[:3] not in present]
-    if not missing:
-        return 0
-    return max(int(_run(conn, postgres, _REBUILD_PG, _REBUILD_SQLITE, missing).rowcount), 0)
+    return max(int(_run(conn, postgres, _REBUILD_PG, _REBUILD_SQLITE, keys).rowcount), 0)
 
 
 _READ = """
@@ -105,32 +89,31 @@ def read_amounts(conn: Connection, postgres: bool, wanted: list[WindowKey]) -> d
     return {period: int(amount) for _agent, period, amount in cur.fetchall()}
 
 
-_NEXT_AGENTS = """
+_NEXT_AGENTS_SQLITE = """
 SELECT agent_id FROM agent_state WHERE agent_id > :after ORDER BY agent_id LIMIT :limit"""
+_NEXT_AGENTS_PG = _sql(_NEXT_AGENTS_SQLITE + " FOR UPDATE SKIP LOCKED", True)
 _OLD = """(
     (scope = 'hourly' AND period < :hourly) OR (scope = 'daily' AND period < :daily)
     OR (scope = 'weekly' AND period < :weekly) OR (scope = 'monthly' AND period < :monthly))"""
-_PRUNE_SQLITE = "DELETE FROM spend_counters WHERE agent_id > :after AND agent_id <= :upto AND " + _OLD
-_PRUNE_PG = _sql(
-    """
-DELETE FROM spend_counters WHERE (agent_id, scope, period) IN (
-    SELECT agent_id, scope, period FROM spend_counters
-    WHERE agent_id > :after AND agent_id <= :upto AND """
-    + _OLD
-    + " FOR UPDATE SKIP LOCKED)",
-    True,
-)
+_PRUNE = "DELETE FROM spend_counters WHERE agent_id > :after AND agent_id <= :upto AND " + _OLD
+_PRUNE_PG = _sql("DELETE FROM spend_counters WHERE agent_id = ANY(:ids) AND " + _OLD, True)
 
 
 def prune_after(
     conn: Connection, postgres: bool, after: str, limit: int, first_kept: dict[str, str]
 ) -> tuple[str | None, int]:
     """Delete the closed-window counters older than ``first_kept`` (per scope) of the next
-    ``limit`` agents after ``after`` (one range of the primary key); returns the last agent
-    covered (None at the end) and how many counters went."""
-    ids = [row[0] for row in fetch_all(conn, postgres, _NEXT_AGENTS, {"after": after, "limit": limit})]
+    ``limit`` agents after ``after``; returns the last agent covered (None at the end) and
+    how many counters went. On PostgreSQL only the agents whose state row it could lock."""
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    if postgres:
+        ids = [row[0] for row in raw(conn).execute(_NEXT_AGENTS_PG, params).fetchall()]
+    else:
+        ids = [row[0] for row in fetch_all(conn, postgres, _NEXT_AGENTS_SQLITE, params)]
     if not ids:
         return None, 0
-    params = {"after": after, "upto": ids[-1], **first_kept}
-    cur = raw(conn).execute(_PRUNE_PG if postgres else _PRUNE_SQLITE, params)
+    if postgres:
+        cur = raw(conn).execute(_PRUNE_PG, {"ids": ids, **first_kept})
+    else:
+        cur = raw(conn).execute(_PRUNE, {"after": after, "upto": ids[-1], **first_kept})
     return ids[-1], max(int(cur.rowcount), 0)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from spendwarden.clock import to_us
 from spendwarden.ledger.windows import HOUR_US, window_bounds, window_keys_us
@@ -72,9 +73,17 @@ def window_at(scope: str, at_us: int) -> ClosedWindow:
 def closed_windows(at_us: int, now_us: int) -> list[ClosedWindow]:
     """The windows a spend at ``at_us`` counts in that closed more than ``GRACE_US`` before
     ``now_us``: their counters may be gone. Empty for every spend of the last day."""
-    if at_us >= now_us - GRACE_US:  # every window holding ``at`` ends after it
+    edge = now_us - GRACE_US
+    if at_us >= edge:  # every window holding ``at`` ends after it
         return []
-    return [w for w in (window_at(s, at_us) for s in CLOSING) if w.end_us <= now_us - GRACE_US]
+    return [w for w in _windows_of_hour(at_us - at_us % HOUR_US) if w.end_us <= edge]
+
+
+@lru_cache(maxsize=8192)
+def _windows_of_hour(hour_us: int) -> tuple[ClosedWindow, ...]:
+    """Windows depend only on the hour: an import of old history asks for the same few
+    hours for every agent."""
+    return tuple(window_at(scope, hour_us) for scope in CLOSING)
 
 
 def closed_windows_of(scope: str, moments_us: list[int], now_us: int) -> list[ClosedWindow]:

@@ -18,18 +18,20 @@ from spendwarden.ledger.context import TxContext
 from spendwarden.ledger.horizon import ClosedWindow, closed_windows, closed_windows_of, first_kept
 from spendwarden.ledger.windows import HOUR_US
 
-CHUNK = 500  # agents per prune transaction: short, and one statement each way
+# Agents per prune transaction: it holds their locks (an authorization of one of them waits
+# for it), so it stays a few milliseconds long.
+CHUNK = 100
 
 
 def before_late_spends(ctx: TxContext, spends: Iterable[tuple[str, int]]) -> None:
-    """Before ``(agent_id, occurred_us)`` spends are added to counters: hold the counters
-    of their windows that closed long ago, and rebuild those already pruned from the
-    rollups. Windows are whole hours or more, so each agent-hour is looked at once (an
-    import of old history has thousands of rows per hour)."""
+    """Before ``(agent_id, occurred_us)`` spends are added to counters: rebuild the counters
+    of their windows that closed long ago and were pruned, from the rollups. Windows are
+    whole hours or more, so each agent-hour is looked at once (an import of old history has
+    thousands of rows per hour)."""
     now_us = ctx.now_us
     hours = {(agent_id, at - at % HOUR_US) for agent_id, at in spends}
     wanted = [(agent_id, *_key(w)) for agent_id, hour in hours for w in closed_windows(hour, now_us)]
-    past_counters.hold_or_rebuild(ctx.conn, ctx.store.is_postgres, wanted)
+    past_counters.rebuild_missing(ctx.conn, ctx.store.is_postgres, wanted)
 
 
 def past_amounts(ctx: TxContext, scope: str, moments_us: list[int]) -> dict[str, int]:
