@@ -32,6 +32,8 @@ import scale_load as load
 from spendwarden.clock import SystemClock, iso, to_us
 from spendwarden.config import Settings
 from spendwarden.db.migrate import upgrade
+from spendwarden.db.store import Store
+from spendwarden.ledger.retention import prune_counters
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.runtime import build_runtime
 
@@ -295,6 +297,19 @@ def table_sizes(url: str) -> dict[str, str]:
     return {str(a): str(b) for a, b in rows}
 
 
+def prune_pass(url: str) -> dict[str, float]:
+    """Time one whole pass of ``ledger/retention.prune_counters`` (what the server's hourly
+    job does in slices): with the default load it finds what crossed the horizon since;
+    with ``--all-counters`` it is the first prune of a fleet's whole history."""
+    store = Store(url, pool_size=1)
+    try:
+        t0 = time.perf_counter()
+        _end, deleted = prune_counters(store, to_us(SystemClock().now()), Settings().counter_retention_days)
+        return {"seconds": round(time.perf_counter() - t0, 1), "deleted": deleted}
+    finally:
+        store.dispose()
+
+
 def settle_after_load(url: str) -> None:
     """Statistics for the planner and a checkpoint, for both cases alike: the measurement is
     of the database in service, not of the bulk load's dirty pages being written back."""
@@ -398,6 +413,11 @@ def main() -> None:
         help="servers run their periodic work in their own threads (SPENDWARDEN_WORKER_PROCESS=false)",
     )  # fmt: skip
     ap.add_argument(
+        "--all-counters", action="store_true",
+        help="load the counters of every past window (as before counter retention); by default "
+        "only those the server's hourly prune keeps",
+    )  # fmt: skip
+    ap.add_argument(
         "--reuse", action="store_true",
         help="measure the big database a --keep run left (skips its load; implies --keep)",
     )  # fmt: skip
@@ -407,11 +427,16 @@ def main() -> None:
         "postgres_before": pg_state(),
     }  # fmt: skip
     now_us = to_us(SystemClock().now())
+    retention = None if args.all_counters else Settings().counter_retention_days
+    results["counter_retention_days"] = retention
     try:
         log("small case: 100 agents")
         small = fresh_db("sw_scale_small")
         load.load_agents(small, 100, now_us)
-        load.load_events(small, 100, 100 * (args.events // max(args.agents, 1)), now_us, progress=log)
+        load.load_events(
+            small, 100, 100 * (args.events // max(args.agents, 1)), now_us, progress=log,
+            counter_retention_days=retention,
+        )  # fmt: skip
         settle_after_load(small)
         log(f"big case: {args.agents:,} agents, {args.events:,} events")
         if args.reuse:
@@ -423,8 +448,9 @@ def main() -> None:
             results["load_agents_per_s"] = round(load.load_agents(big, args.agents, now_us))
             log(f"  agents loaded: {results['load_agents_per_s']:,}/s")
             results["load_events"] = load.load_events(
-                big, args.agents, args.events, now_us, progress=log, workers=args.workers
-            )
+                big, args.agents, args.events, now_us, progress=log, workers=args.workers,
+                counter_retention_days=retention,
+            )  # fmt: skip
             settle_after_load(big)
         log("in-process authorize, the two cases interleaved")
         in_process = authorize_in_process({"small": (small, 100), "big": (big, args.agents)}, args.samples)
@@ -447,6 +473,9 @@ def main() -> None:
         )
         for case, url in (("small", small), ("big", big)):
             results[case]["sizes"] = table_sizes(url)
+        log("one pass of the counter prune over the big database (a server runs one an hour)")
+        results["counter_prune_pass"] = prune_pass(big)
+        log(f"  {results['counter_prune_pass']}")
         for case in ("small", "big"):
             results[case]["authorize_in_process"] = in_process[case]
             results[case]["authorize_in_process_again"] = in_process[f"{case}_again"]

@@ -5,7 +5,10 @@ so rows are built with the ledger's own code (``Agent.to_row``, ``row_hash`` for
 chain, ``window_keys`` for the counters) and written with PostgreSQL COPY. What is skipped:
 the audit rows of agent creation and the per-row observers (rollups, detectors) for the
 historical rows; the database is otherwise exactly what the ledger would have written, so
-``verify`` passes and caps read correct counters.
+``verify`` passes and caps read correct counters. Counters of windows that closed before
+the retention horizon (``counter_retention_days``) are not written either, as on a server
+whose hourly prune has run (``ledger/horizon.py``); ``counter_retention_days=None`` writes
+them all.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import psycopg
 
 from spendwarden.clock import from_us
 from spendwarden.ledger.chain import GENESIS, TXN_FIELDS, row_hash
+from spendwarden.ledger.horizon import first_kept, is_kept
 from spendwarden.ledger.record import counter_delta
 from spendwarden.ledger.types import Agent
 from spendwarden.ledger.windows import window_keys
@@ -144,14 +148,15 @@ def counters_of(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[int]]:
 
 def load_events(
     url: str, n_agents: int, n_events: int, now_us: int, *, days: int = 30, chunk: int = 2000,
-    seed: int = 7, progress: Any = print, workers: int = 1,
+    seed: int = 7, progress: Any = print, workers: int = 1, counter_retention_days: int | None = 3,
 ) -> dict[str, float]:  # fmt: skip
     """Ledger rows, counters and each agent's state row (chain head); returns figures.
     ``workers`` > 1 builds and copies disjoint ranges of agents in that many processes (each
     range has its own seeded generator, so the rows do not depend on the number of workers)."""
     per, extra = divmod(n_events, n_agents)
+    keep = None if counter_retention_days is None else first_kept(now_us, counter_retention_days)
     jobs = [
-        _Job(url, start, min(n_agents, start + chunk), per, extra, now_us, days, seed)
+        _Job(url, start, min(n_agents, start + chunk), per, extra, now_us, days, seed, keep)
         for start in range(0, n_agents, chunk)
     ]
     t0, written = time.perf_counter(), 0
@@ -179,6 +184,7 @@ class _Job(NamedTuple):
     now_us: int
     days: int
     seed: int
+    keep: dict[str, str] | None  # the oldest period kept per closing scope (None: all)
 
 
 def _load_range(job: _Job) -> int:
@@ -188,7 +194,11 @@ def _load_range(job: _Job) -> int:
     for aid in range(job.start, job.stop):
         rows = events_of(rng, aid, job.per + (1 if aid < job.extra else 0), job.now_us, job.days)
         txns += [tuple(r[c] for c in TXN_COLS) for r in rows]
-        counters += [(agent_id(aid), s, p, v[0], 0, v[1]) for (s, p), v in counters_of(rows).items()]
+        counters += [
+            (agent_id(aid), s, p, v[0], 0, v[1])
+            for (s, p), v in counters_of(rows).items()
+            if job.keep is None or is_kept(s, p, job.keep)
+        ]
         last = rows[-1] if rows else None
         states.append(
             (agent_id(aid), last["seq"] if last else 0, last["id"] if last else None,
