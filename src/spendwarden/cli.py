@@ -177,6 +177,27 @@ def verify(
     raise typer.Exit(1)
 
 
+@app.command()
+def warm(database: DatabaseOpt = None) -> None:
+    """Read the tables every authorization reads (agents, their state, keys and counters)
+    into memory: after a restart, a restore or a failover, before traffic arrives."""
+    from spendwarden.db.store import Store
+    from spendwarden.db.warm import warm as warm_tables
+
+    store = Store(settings_for(database).database_url, pool_size=1)
+    table = Table("relation", "MB", "seconds", title="Read into memory")
+    try:
+        with console.status("reading") as status:
+            done = warm_tables(store, progress=lambda w: status.update(f"read {w.relation}"))
+    finally:
+        store.dispose()
+    for w in done:
+        table.add_row(w.relation, f"{w.megabytes:,.1f}", f"{w.seconds:.2f}")
+    console.print(table)
+    total = sum(w.megabytes for w in done)
+    console.print(f"{total:,.1f} MB in {sum(w.seconds for w in done):.1f} s")
+
+
 @agents_app.command("create")
 def agents_create(
     agent_id: Annotated[str, typer.Argument(help="Slug: a-z, 0-9, '_', '.', '-'.")],

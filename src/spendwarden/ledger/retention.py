@@ -9,7 +9,7 @@ and ``past_amounts`` run inside a spend's transaction, under the agent's lock;
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from spendwarden.clock import Clock, to_us
 from spendwarden.db import past_counters
@@ -56,7 +56,6 @@ def prune_counters(
     *,
     after: str = "",
     budget_seconds: float | None = None,
-    progress: Callable[[int], None] | None = None,
 ) -> tuple[str | None, int]:
     """Delete counters of windows that closed more than ``retention_days`` before
     ``now_us``, ``CHUNK`` agents per transaction from the agent after ``after``. Stops at
@@ -68,8 +67,6 @@ def prune_counters(
         with store.write() as conn:
             last, n = past_counters.prune_after(conn, store.is_postgres, after, CHUNK, first)
         deleted += n
-        if progress is not None:
-            progress(n)
         if last is None:
             return None, deleted
         after = last
@@ -96,7 +93,7 @@ class CounterPruner:
         self.every_us, self.budget_seconds = every_us, budget_seconds
         self.next_pass_us = 0
         self.cursor: str | None = None  # None: no pass under way
-        self.deleted = 0  # over the process's life, for tests and metrics
+        self.deleted = 0  # over the process's life
 
     def __call__(self) -> int:
         """One tick; returns the counters deleted in it."""
