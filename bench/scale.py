@@ -33,6 +33,7 @@ from spendwarden.clock import SystemClock, iso, to_us
 from spendwarden.config import Settings
 from spendwarden.db.migrate import upgrade
 from spendwarden.db.store import Store
+from spendwarden.db.warm import warm
 from spendwarden.ledger.retention import prune_counters
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.runtime import build_runtime
@@ -87,7 +88,9 @@ def summary_ms(samples: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ms), 3)}  # fmt: skip
 
 
-def authorize_in_process(cases: dict[str, tuple[str, int]], n: int, rounds: int = 10) -> dict[str, Any]:
+def authorize_in_process(
+    cases: dict[str, tuple[str, int]], n: int, rounds: int = 10, seed: int = 1
+) -> dict[str, Any]:
     """``Ledger.authorize`` for a random agent each call, the cases interleaved in ``rounds``
     blocks so that whatever the machine does meanwhile (another process, the OS writing
     back) falls on every case alike: the ratio is of the databases, not of the minute.
@@ -97,7 +100,7 @@ def authorize_in_process(cases: dict[str, tuple[str, int]], n: int, rounds: int 
         name: build_runtime(Settings(database_url=url, admin_token=ADMIN, db_pool_size=4), migrate=False)
         for name, (url, _n) in cases.items()
     }
-    rngs = {name: random.Random(1) for name in cases}
+    rngs = {name: random.Random(seed) for name in cases}
     samples: dict[str, list[float]] = {key: [] for name in cases for key in (name, f"{name}_again")}
     asked: dict[str, list[str]] = {name: [] for name in cases}
     try:
@@ -297,6 +300,19 @@ def table_sizes(url: str) -> dict[str, str]:
     return {str(a): str(b) for a, b in rows}
 
 
+def warm_db(url: str) -> dict[str, float]:
+    """``spendwarden warm`` (db/warm.py): what an operator runs after a restore or a failover."""
+    store = Store(url, pool_size=1)
+    try:
+        done = warm(store)
+        return {
+            "mb": round(sum(w.megabytes for w in done)),
+            "seconds": round(sum(w.seconds for w in done), 1),
+        }
+    finally:
+        store.dispose()
+
+
 def prune_pass(url: str) -> dict[str, float]:
     """Time one whole pass of ``ledger/retention.prune_counters`` (what the server's hourly
     job does in slices): with the default load it finds what crossed the horizon since;
@@ -455,6 +471,13 @@ def main() -> None:
         log("in-process authorize, the two cases interleaved")
         in_process = authorize_in_process({"small": (small, 100), "big": (big, args.agents)}, args.samples)
         log(f"  {in_process}")
+        log("spendwarden warm on both databases, then in process again, agents never asked")
+        results["warm"] = {case: warm_db(url) for case, url in (("small", small), ("big", big))}
+        log(f"  {results['warm']}")
+        warmed = authorize_in_process(
+            {"small": (small, 100), "big": (big, args.agents)}, args.samples, seed=2
+        )
+        log(f"  {warmed}")
         log("small case over HTTP: 100 agents")
         results["small"], small_server = measure(small, 100, args, 18601)
         log("big case over HTTP")
@@ -479,9 +502,11 @@ def main() -> None:
         for case in ("small", "big"):
             results[case]["authorize_in_process"] = in_process[case]
             results[case]["authorize_in_process_again"] = in_process[f"{case}_again"]
+            results[case]["authorize_in_process_warmed"] = warmed[case]
         for mode in (
             "authorize_in_process",
             "authorize_in_process_again",
+            "authorize_in_process_warmed",
             "authorize_http",
             "authorize_http_settled",
             "authorize_http_settled_new",
