@@ -181,10 +181,16 @@ def verify(
 def warm(database: DatabaseOpt = None) -> None:
     """Read the tables every authorization reads (agents, their state, keys and counters)
     into memory: after a restart, a restore or a failover, before traffic arrives."""
+    from pathlib import Path
+
+    from spendwarden.db.engine import normalise_url
     from spendwarden.db.store import Store
     from spendwarden.db.warm import warm as warm_tables
 
-    store = Store(settings_for(database).database_url, pool_size=1)
+    url = normalise_url(settings_for(database).database_url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        fail_with("not_found", f"No SQLite database at {url.removeprefix('sqlite:///')}; nothing to warm.")
+    store = Store(url, pool_size=1)
     table = Table("relation", "MB", "seconds", title="Read into memory")
     try:
         with console.status("reading") as status:

@@ -44,3 +44,11 @@ def test_the_warm_command_prints_what_it_read(runtime: Runtime) -> None:
     assert out.exit_code == 0, out.output
     assert ("spend_counters" if runtime.store.is_postgres else ".db") in out.output
     assert " MB in " in out.output
+
+
+def test_warm_names_a_missing_sqlite_file_instead_of_creating_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    out = CliRunner().invoke(app, ["warm", "-d", str(missing)])
+    assert out.exit_code == 2
+    assert "not_found" in out.output and "nope.db" in out.output
+    assert not missing.exists()
