@@ -188,8 +188,9 @@ def warm(database: DatabaseOpt = None) -> None:
     from spendwarden.db.warm import warm as warm_tables
 
     url = normalise_url(settings_for(database).database_url)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        fail_with("not_found", f"No SQLite database at {url.removeprefix('sqlite:///')}; nothing to warm.")
+    path = url.removeprefix("sqlite:///")
+    if path != url and not Path(path).exists():
+        fail_with("not_found", f"No SQLite database at {path}; nothing to warm.")
     store = Store(url, pool_size=1)
     table = Table("relation", "MB", "seconds", title="Read into memory")
     try:

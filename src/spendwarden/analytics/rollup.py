@@ -22,10 +22,10 @@ from typing import Any
 from spendwarden.db import queries_analytics as qa
 from spendwarden.ledger.context import TxContext
 from spendwarden.ledger.record import counter_delta
+from spendwarden.ledger.windows import DAY_US as DAY_US  # one definition, re-exported to analytics
+from spendwarden.ledger.windows import HOUR_US as HOUR_US
 
 MINUTE_US = 60_000_000
-HOUR_US = 3_600_000_000
-DAY_US = 86_400_000_000
 SIZES = {"m": MINUTE_US, "h": HOUR_US, "d": DAY_US}
 N_MEASURES = len(qa.MEASURES)
 CUBE_DIMS = ("owner", "model", "vendor", "rail", "tool", "kind", "status")

@@ -70,7 +70,7 @@ def rebuild_missing(conn: Connection, postgres: bool, wanted: Iterable[WindowKey
 
 
 _READ = """
-SELECT k.a, k.p, COALESCE(
+SELECT k.p, COALESCE(
     (SELECT c.amount FROM spend_counters c WHERE c.agent_id = k.a AND c.scope = k.s AND c.period = k.p),
     (SELECT SUM(r.amount) FROM rollups r WHERE r.agent_id = k.a AND r.granularity = k.g
       AND r.bucket_start_us >= k.lo AND r.bucket_start_us < k.hi),
@@ -86,7 +86,7 @@ def read_amounts(conn: Connection, postgres: bool, wanted: list[WindowKey]) -> d
     if not wanted:
         return {}
     cur = _run(conn, postgres, _READ_PG, _READ_SQLITE, wanted)
-    return {period: int(amount) for _agent, period, amount in cur.fetchall()}
+    return {period: int(amount) for period, amount in cur.fetchall()}
 
 
 _NEXT_AGENTS_SQLITE = """

@@ -21,13 +21,11 @@ Period keys sort in time order within a scope (``2026-11-23T09`` < ``2026-11-23T
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 
-from spendwarden.clock import to_us
-from spendwarden.ledger.windows import HOUR_US, window_bounds, window_keys_us
+from spendwarden.clock import from_us, to_us
+from spendwarden.ledger.windows import DAY_US, HOUR_US, window_bounds, window_keys_us
 
-DAY_US = 24 * HOUR_US
 # A window that closed less than this ago always has its counter (when it had spend).
 GRACE_US = DAY_US
 # Retention must leave a day more than the grace, so a clock a little ahead never prunes
@@ -65,7 +63,7 @@ def is_kept(scope: str, period: str, first: dict[str, str]) -> bool:
 
 def window_at(scope: str, at_us: int) -> ClosedWindow:
     """The ``scope`` window containing ``at_us`` with its bounds."""
-    start, end = window_bounds(scope, datetime.fromtimestamp(at_us // 1_000_000, tz=UTC))
+    start, end = window_bounds(scope, from_us(at_us))
     assert end is not None  # only closing scopes come here
     return ClosedWindow(scope, window_keys_us(at_us)[scope], GRANULARITY[scope], to_us(start), to_us(end))
 

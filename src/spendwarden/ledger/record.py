@@ -24,11 +24,18 @@ from spendwarden.ledger.caps import CapDenial, breaches, headroom
 from spendwarden.ledger.chain import TXN_FIELDS, row_hash
 from spendwarden.ledger.context import TxContext
 from spendwarden.ledger.halt import HaltDecision, HaltHistory, evaluate_halt_rules
-from spendwarden.ledger.horizon import DAY_US, GRACE_US
+from spendwarden.ledger.horizon import GRACE_US
 from spendwarden.ledger.render import transaction_public
 from spendwarden.ledger.retention import before_late_spends, past_amounts
 from spendwarden.ledger.types import dumps
-from spendwarden.ledger.windows import HOUR_US, WINDOW_CAPS, previous_hour_keys, window_key, window_keys_us
+from spendwarden.ledger.windows import (
+    DAY_US,
+    HOUR_US,
+    WINDOW_CAPS,
+    previous_hour_keys,
+    window_key,
+    window_keys_us,
+)
 from spendwarden.money import format_amount
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -8,6 +8,7 @@ from functools import lru_cache
 from spendwarden.clock import utc
 
 HOUR_US = 3_600_000_000  # an hour in the database's epoch microseconds
+DAY_US = 24 * HOUR_US
 
 WINDOW_CAPS = ("hourly", "daily", "weekly", "monthly", "total")
 
