@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         "function (migration 0008) instead of four from the server; off takes the locked path for "
         "every authorization. Requests with an idempotency key always take the locked path.",
     )
+    authorize_batch_size: int = Field(
+        64,
+        ge=1,
+        description="PostgreSQL: authorizations made at the same time share one call of "
+        "`spendwarden_authorize_batch` (migration 0010) and one commit, up to this many; each caller "
+        "is answered after that commit. 1 makes every authorization its own call and commit.",
+    )
     max_body_bytes: int = Field(
         1_048_576,
         ge=1024,

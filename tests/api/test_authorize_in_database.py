@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from spendwarden.api import fast
 from spendwarden.clock import FrozenClock
+from spendwarden.db import pg_authorize
 from spendwarden.db.pg_authorize import AuthorizeCall, DatabaseDecision
-from spendwarden.ledger import authorize_pg
 from spendwarden.runtime import Runtime
 from tests.api.authorize_scenarios import (
     authorize,
@@ -87,13 +87,13 @@ def test_a_new_key_brings_its_agents_configuration(
     key, one for a known key, on a fleet too big to keep every agent in mind."""
     runtime, client = served
     configured: list[bool] = []  # per call of the function: whether it passed the texts
-    real = authorize_pg.authorize_in_database_async
+    real = pg_authorize.authorize_in_database_async
 
     async def spy(conn: Any, call: AuthorizeCall) -> DatabaseDecision:
         configured.append(call.caps_text is not None)
         return await real(conn, call)
 
-    monkeypatch.setattr(authorize_pg, "authorize_in_database_async", spy)
+    monkeypatch.setattr(pg_authorize, "authorize_in_database_async", spy)
     key = make_agent(runtime.ledger, "bot", daily="10")
     runtime.ledger.core.known_agents.forget("bot")
     assert authorize(client, key).status_code == 200

@@ -5,7 +5,6 @@ configuration another process has changed, and one call for an agent not read be
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -15,7 +14,6 @@ from spendwarden.db.engine import make_null_pool_engine
 from spendwarden.db.migrate import upgrade
 from spendwarden.db.pg_authorize import AuthorizeCall, DatabaseDecision
 from spendwarden.errors import CapExceeded, PolicyDenied
-from spendwarden.ledger import authorize_pg
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
@@ -43,18 +41,21 @@ def twins(database_url: str, clock: FrozenClock) -> Iterator[tuple[Runtime, Runt
 
 
 @pytest.fixture
-def decisions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The outcome of every call of the database function, ``new:`` before it when the
-    call passed no configuration (the agent was not known: the function read its row)."""
+def decisions(twins: tuple[Runtime, Runtime]) -> list[str]:
+    """The outcome of every call of the database function by the first runtime, ``new:``
+    before it when the call passed no configuration (the agent was not known: the function
+    read its row)."""
     seen: list[str] = []
-    real = authorize_pg.authorize_in_database
+    core = twins[0].ledger.core
+    real = core.decide_in_database
+    assert real is not None
 
-    def spy(dbapi: Any, call: AuthorizeCall) -> DatabaseDecision:
-        decision = real(dbapi, call)
+    def spy(call: AuthorizeCall) -> DatabaseDecision:
+        decision = real(call)
         seen.append(("new:" if call.caps_text is None else "") + decision.outcome)
         return decision
 
-    monkeypatch.setattr(authorize_pg, "authorize_in_database", spy)
+    core.decide_in_database = spy
     return seen
 
 

@@ -60,7 +60,9 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, run_periodic: bool
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.hub.bind(asyncio.get_running_loop())
         if in_database(runtime.ledger.core):
-            app.state.pg_connections = AsyncConnections(runtime.store.url, runtime.settings.db_pool_size)
+            app.state.pg_connections = AsyncConnections(
+                runtime.store.url, runtime.settings.db_pool_size, runtime.settings.authorize_batch_size
+            )
             await app.state.pg_connections.open()
         runtime.start_live()
         if run_workers:

@@ -116,7 +116,8 @@ class FastAuthorize:
 async def _in_database(
     request: Request, ledger: Ledger, connections: AsyncConnections, body: AuthorizeBody
 ) -> dict[str, Any] | None:
-    """PostgreSQL: ``spendwarden_authorize`` awaited on the event loop's own connection, no
+    """PostgreSQL: ``spendwarden_authorize`` awaited on the event loop's own connections
+    (with the calls of other requests awaited at the same time: ``db/pg_batch.py``), no
     thread. A key looked up on an earlier request goes into the call itself, which decides
     nothing unless it is still the agent's and not revoked (one round trip); a new key is
     looked up first (two). None: the blocking path answers (a token other than an agent
@@ -126,19 +127,22 @@ async def _in_database(
         return None
     digest = hash_secret(token)
     known: dict[str, Principal] = request.app.state.known_keys
-    async with connections.connection() as conn:
-        principal = known.get(digest) or await authenticate_agent_async(ledger.core, conn, token, digest)
+    principal = known.get(digest)
+    if principal is None:
+        async with connections.connection() as conn:
+            principal = await authenticate_agent_async(ledger.core, conn, token, digest)
         if principal is None:
             return None
-        agent_id = _admitted_agent(request, known, digest, principal)
-        try:
-            return await try_authorize_async(
-                ledger.core, conn, agent_id, authorize_request(body), key_hash=digest
-            )
-        except KeyRefused:
-            known.pop(digest, None)
+    agent_id = _admitted_agent(request, known, digest, principal)
+    try:
+        return await try_authorize_async(
+            ledger.core, connections.decide, agent_id, authorize_request(body), key_hash=digest
+        )
+    except KeyRefused:
+        known.pop(digest, None)
+        async with connections.connection() as conn:
             await authenticate_agent_async(ledger.core, conn, token, digest)  # raises what the key earned
-            return None  # valid again (a race with a change): the blocking path decides
+        return None  # valid again (a race with a change): the blocking path decides
 
 
 def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBody) -> dict[str, Any] | None:

@@ -1,5 +1,7 @@
 """PostgreSQL: call ``spendwarden_authorize`` (migrations 0008, 0009), one authorization
-in one round trip, on an autocommit connection (the call is its own transaction).
+in one round trip, on an autocommit connection (the call is its own transaction), or
+``spendwarden_authorize_batch`` (migration 0010), many calls in one round trip and one
+transaction (``db/pg_batch.py`` gathers them).
 
 Blocking callers pass a psycopg connection. The fast HTTP route awaits a connection of
 the event loop's own asyncpg pool (``AsyncConnections``), so the request never hops to a
@@ -9,7 +11,7 @@ event loop's CPU here, asyncpg's ~160 µs (``bench``: measured side by side, 8 c
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from spendwarden.db.hot import HOLD_COLUMNS
+from spendwarden.db.pg_batch import AsyncBatcher, ThreadBatcher
 
 # The function's arguments after the agent's texts, limits and periods: the hold row.
 _HOLD_ARGS = tuple(c for c in HOLD_COLUMNS if c not in ("agent_id", "status"))
@@ -29,6 +32,14 @@ _CALL = (
     + ", %s::text)"
 )
 
+_BATCH = (
+    "SELECT ordinal, outcome, denied_cap, committed, caps, policy FROM spendwarden_authorize_batch("
+    "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], "
+    + ", ".join("%s::bigint[]" if c in _BIGINT else "%s::text[]" for c in _HOLD_ARGS)
+    + ", %s::text[])"
+)
+_NO_LIMITS: list[int | None] = [None] * 7
+
 
 def numbered(sql: str) -> str:
     """psycopg's ``%s`` placeholders as asyncpg's ``$1, $2, …``."""
@@ -37,6 +48,7 @@ def numbered(sql: str) -> str:
 
 
 _CALL_NUMBERED = numbered(_CALL)
+_BATCH_NUMBERED = numbered(_BATCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +58,11 @@ class DatabaseDecision:
     caller checked, or the agent is not active), ``key`` (the key passed is no longer the
     agent's, or revoked), ``policy`` (a caller that passed no texts: the agent has a
     policy, for the caller to check before it calls again with the texts) or ``missing``;
-    nothing is written unless approved. ``committed`` is what counted against each cap
-    before this amount. ``caps_text`` and ``policy_text``: the agent row's, decided on,
-    when the caller passed none (approved, denied or ``policy``)."""
+    nothing is written unless approved. A batch also answers ``busy`` (another transaction
+    holds the agent): the call is then made alone (``db/pg_batch.py``), never answered.
+    ``committed`` is what counted against each cap before this amount. ``caps_text`` and
+    ``policy_text``: the agent row's, decided on, when the caller passed none (approved,
+    denied or ``policy``)."""
 
     outcome: str
     denied_cap: int | None
@@ -79,6 +93,22 @@ class AuthorizeCall:
         ]  # fmt: skip
 
 
+def batch_args(calls: list[AuthorizeCall]) -> list[Any]:
+    """The arguments of ``spendwarden_authorize_batch``: each of a call's arguments as an
+    array over the calls; the limits and the periods of every call end to end."""
+    limits: list[int | None] = []
+    periods: list[str] = []
+    for call in calls:
+        limits += _NO_LIMITS if call.limits is None else call.limits
+        periods += call.periods
+    holds = [call.hold for call in calls]
+    return [
+        [hold["agent_id"] for hold in holds], [call.caps_text for call in calls],
+        [call.policy_text for call in calls], limits, periods,
+        *([hold[c] for hold in holds] for c in _HOLD_ARGS), [call.key_hash for call in calls],
+    ]  # fmt: skip
+
+
 def _decision(row: tuple[Any, ...]) -> DatabaseDecision:
     outcome, denied_cap, committed, caps_text, policy_text = row
     denied = None if denied_cap is None else denied_cap - 1
@@ -95,6 +125,50 @@ async def authorize_in_database_async(conn: Any, call: AuthorizeCall) -> Databas
     return _decision(tuple(row))
 
 
+def authorize_batch_in_database(dbapi: Any, calls: list[AuthorizeCall]) -> list[DatabaseDecision]:
+    """Each call's decision, in order, made in one transaction: the calls' own answers."""
+    rows = dbapi.execute(_BATCH, batch_args(calls), prepare=True).fetchall()
+    return _decisions(rows, len(calls))
+
+
+async def authorize_batch_in_database_async(conn: Any, calls: list[AuthorizeCall]) -> list[DatabaseDecision]:
+    """``authorize_batch_in_database`` on a connection of ``AsyncConnections``."""
+    rows = await conn.fetch(_BATCH_NUMBERED, *batch_args(calls))
+    return _decisions([tuple(row) for row in rows], len(calls))
+
+
+def busy(decision: DatabaseDecision) -> bool:
+    """A batch's call whose agent another transaction held: to be made alone."""
+    return decision.outcome == "busy"
+
+
+Decide = Callable[[AuthorizeCall], DatabaseDecision]
+
+
+def blocking_decider(store: Any, batch_size: int) -> Decide:
+    """How blocking callers make their calls, on autocommit connections of ``store``
+    (``db.store.Store``): concurrent calls share a batch of up to ``batch_size``; 1, each
+    alone."""
+
+    def one(call: AuthorizeCall) -> DatabaseDecision:
+        with store.autocommit() as dbapi:
+            return authorize_in_database(dbapi, call)
+
+    def many(calls: list[AuthorizeCall]) -> list[DatabaseDecision]:
+        with store.autocommit() as dbapi:
+            return authorize_batch_in_database(dbapi, calls)
+
+    if batch_size <= 1:
+        return one
+    return ThreadBatcher(one, many, busy, max_batch=batch_size)
+
+
+def _decisions(rows: list[Any], expected: int) -> list[DatabaseDecision]:
+    if [row[0] for row in rows] != list(range(1, expected + 1)):
+        raise RuntimeError(f"spendwarden_authorize_batch answered {len(rows)} rows for {expected} calls")
+    return [_decision(tuple(row[1:])) for row in rows]
+
+
 async def _keep(conn: Any) -> None:
     """asyncpg resets a connection on its way back to the pool with a round trip (unlock
     advisory locks, close cursors, UNLISTEN, RESET ALL): ~0.35 ms of every request here.
@@ -106,14 +180,32 @@ async def _keep(conn: Any) -> None:
 class AsyncConnections:
     """asyncpg connections for one event loop, opened and closed with it (the app's
     lifespan): what the fast authorize route awaits instead of a thread. Each statement
-    is its own transaction, as on the blocking path's autocommit connections."""
+    is its own transaction, as on the blocking path's autocommit connections; ``decide``
+    makes an authorization's call, in a batch with the calls awaited at the same time
+    (up to ``batch_size``)."""
 
-    def __init__(self, sqlalchemy_url: str, size: int) -> None:
+    def __init__(self, sqlalchemy_url: str, size: int, batch_size: int = 1) -> None:
         self._dsn = (
             make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
         self._size = size
         self._pool: Any = None
+        self.batcher: AsyncBatcher[AuthorizeCall, DatabaseDecision] | None = None
+        if batch_size > 1:
+            self.batcher = AsyncBatcher(self._one, self._many, busy, max_batch=batch_size)
+
+    async def decide(self, call: AuthorizeCall) -> DatabaseDecision:
+        if self.batcher is None:
+            return await self._one(call)
+        return await self.batcher(call)
+
+    async def _one(self, call: AuthorizeCall) -> DatabaseDecision:
+        async with self._pool.acquire() as conn:
+            return await authorize_in_database_async(conn, call)
+
+    async def _many(self, calls: list[AuthorizeCall]) -> list[DatabaseDecision]:
+        async with self._pool.acquire() as conn:
+            return await authorize_batch_in_database_async(conn, calls)
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=self._size, reset=_keep)

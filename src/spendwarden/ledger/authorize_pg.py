@@ -16,23 +16,19 @@ refusal. ``holds.authorize`` sends requests with an idempotency key there direct
 stored answer lives in that transaction).
 
 ``_authorization`` is the decision without I/O: a generator that yields each call to make
-and gets its decision back. ``try_authorize`` drives it on a blocking connection (the
-ledger's callers), ``try_authorize_async`` on the event loop's own connection (the fast
-HTTP route).
+and gets its decision back. ``try_authorize`` drives it with blocking calls (the ledger's
+callers), ``try_authorize_async`` with calls awaited on the event loop's own connections
+(the fast HTTP route); both share a call, and its commit, with the calls made at the same
+time (``db/pg_batch.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
-from spendwarden.db.pg_authorize import (
-    AuthorizeCall,
-    DatabaseDecision,
-    authorize_in_database,
-    authorize_in_database_async,
-)
+from spendwarden.db.pg_authorize import AuthorizeCall, DatabaseDecision
 from spendwarden.ledger.approval import KeyRefused, approved, cap_exceeded, new_hold
 from spendwarden.ledger.caps import CAP_NAMES, first_denial
 from spendwarden.ledger.context import LedgerCore
@@ -49,26 +45,32 @@ Steps = Generator[AuthorizeCall, DatabaseDecision, dict[str, Any] | None]
 
 def try_authorize(core: LedgerCore, agent_id: str, req: AuthorizeRequest) -> dict[str, Any] | None:
     """The approval's answer, a raised ``CapExceeded``, or None: use the locked path."""
+    decide = core.decide_in_database
+    assert decide is not None
     steps = _authorization(core, agent_id, req)
-    with core.store.autocommit() as dbapi:
-        try:
-            call = next(steps)
-            while True:
-                call = steps.send(authorize_in_database(dbapi, call))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    try:
+        call = next(steps)
+        while True:
+            call = steps.send(decide(call))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 async def try_authorize_async(
-    core: LedgerCore, conn: Any, agent_id: str, req: AuthorizeRequest, *, key_hash: str | None = None
+    core: LedgerCore,
+    decide: Callable[[AuthorizeCall], Awaitable[DatabaseDecision]],
+    agent_id: str,
+    req: AuthorizeRequest,
+    *,
+    key_hash: str | None = None,
 ) -> dict[str, Any] | None:
-    """``try_authorize`` on a connection of ``db.pg_authorize.AsyncConnections``;
+    """``try_authorize`` with ``decide`` (``db.pg_authorize.AsyncConnections.decide``);
     ``key_hash``: the request's key, checked in the same call (``KeyRefused`` if not valid)."""
     steps = _authorization(core, agent_id, req, key_hash)
     try:
         call = next(steps)
         while True:
-            call = steps.send(await authorize_in_database_async(conn, call))
+            call = steps.send(await decide(call))
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
 

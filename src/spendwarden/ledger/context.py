@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from spendwarden.clock import Clock, to_us
 from spendwarden.config import Settings
+from spendwarden.db.pg_authorize import Decide, blocking_decider
 from spendwarden.db.store import Store
 from spendwarden.ledger.known import KnownAgents
 from spendwarden.ledger.types import Agent
@@ -108,6 +109,12 @@ class LedgerCore:
     pricer: Pricer | None = None
     # PostgreSQL's one-round-trip authorization decides with these (ledger/authorize_pg.py).
     known_agents: KnownAgents = field(default_factory=KnownAgents)
+    # PostgreSQL: how ``spendwarden_authorize``'s calls are made (batched: db/pg_batch.py).
+    decide_in_database: Decide | None = None
+
+    def __post_init__(self) -> None:
+        if self.store.is_postgres and self.decide_in_database is None:
+            self.decide_in_database = blocking_decider(self.store, self.settings.authorize_batch_size)
 
     def stage(self, conn: Connection, events: list[Emitted]) -> None:
         """Inside the transaction that produced ``events``: let outboxes record them."""

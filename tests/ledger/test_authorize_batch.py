@@ -1,0 +1,247 @@
+"""PostgreSQL: ``spendwarden_authorize_batch`` (migration 0010) answers each call as the call
+alone would, in order, in one transaction; it never waits for a busy agent; a failed batch
+writes nothing; and concurrent authorizations, in process and over HTTP, really share
+batches and still never overspend."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psycopg
+import pytest
+
+from spendwarden.api.app import create_app
+from spendwarden.clock import FrozenClock
+from spendwarden.config import Settings
+from spendwarden.db.engine import make_null_pool_engine
+from spendwarden.db.migrate import upgrade
+from spendwarden.db.pg_authorize import (
+    AuthorizeCall,
+    DatabaseDecision,
+    authorize_batch_in_database,
+    authorize_in_database,
+)
+from spendwarden.db.pg_batch import ThreadBatcher
+from spendwarden.errors import CapExceeded
+from spendwarden.ledger import authorize_pg
+from spendwarden.ledger.types import AuthorizeRequest
+from spendwarden.money import usd
+from spendwarden.runtime import Runtime, build_runtime
+from tests.conftest import ADMIN_TOKEN
+from tests.factories import make_agent
+from tests.ledger.twins import run_twin_workload
+
+pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+def _calls(
+    runtime: Runtime, agent_ids: list[str], amount: str = "1", task_id: str | None = None
+) -> list[AuthorizeCall]:
+    """The calls the ledger would make for these authorizations (agents known)."""
+    core = runtime.ledger.core
+    req = AuthorizeRequest(amount=usd(amount), task_id=task_id)
+    calls = []
+    for agent_id in agent_ids:
+        known = core.known_agents.get(agent_id)
+        call = authorize_pg._prepare(core, agent_id, req, known)
+        assert call is not None
+        calls.append(call)
+    return calls
+
+
+def _outcomes(decisions: list[DatabaseDecision]) -> list[tuple[str, int | None, list[int] | None]]:
+    return [(d.outcome, d.denied_cap, d.committed) for d in decisions]
+
+
+def _known(runtime: Runtime, *agent_ids: str) -> None:
+    for agent_id in agent_ids:  # one authorization each, so the runtime knows them
+        runtime.ledger.authorize(agent_id, AuthorizeRequest(amount=usd("0.01")))
+
+
+def test_a_batch_answers_each_call_as_the_call_alone_in_order(runtime: Runtime) -> None:
+    """Twin agents: the same ten calls, one batch for the first, one by one for the second.
+    Later calls for the same agent see the earlier calls' holds (the task's too)."""
+    for name in ("batched", "alone"):
+        make_agent(runtime.ledger, name, daily="5.00", per_task="2.50")
+    _known(runtime, "batched", "alone")
+    store = runtime.ledger.store
+    with store.autocommit() as dbapi:
+        batched = authorize_batch_in_database(dbapi, _calls(runtime, ["batched"] * 10, "0.75", "t1"))
+        alone = [authorize_in_database(dbapi, c) for c in _calls(runtime, ["alone"] * 10, "0.75", "t1")]
+    assert _outcomes(batched) == _outcomes(alone)
+    assert [d.outcome for d in batched] == ["approved"] * 3 + ["denied"] * 7  # the task's 2.50
+    for name in ("batched", "alone"):
+        assert runtime.ledger.view(name)["held"] == "2.260000"
+
+
+def test_the_twin_workload_through_the_batch_function(database_url: str, clock: FrozenClock) -> None:
+    """Every call of the fast runtime goes through ``spendwarden_authorize_batch`` (a batch
+    of one): the 400 twin requests still answer and count as on the locked path."""
+    fast = build_runtime(
+        Settings(database_url=database_url, admin_token="a" * 40), clock=clock, migrate=False
+    )
+    locked = build_runtime(
+        Settings(database_url=database_url, admin_token="a" * 40, authorize_in_database=False),
+        clock=clock,
+        migrate=False,
+    )
+    used: list[int] = []
+
+    def through_the_batch(call: AuthorizeCall) -> DatabaseDecision:
+        with fast.ledger.store.autocommit() as dbapi:
+            (decision,) = authorize_batch_in_database(dbapi, [call])
+        used.append(1)
+        return decision
+
+    fast.ledger.core.decide_in_database = through_the_batch
+    try:
+        run_twin_workload(fast, locked, clock)
+    finally:
+        fast.close()
+        locked.close()
+    assert len(used) > 100
+
+
+def test_a_batch_never_waits_for_a_busy_agent(runtime: Runtime, database_url: str) -> None:
+    """Another transaction holds one agent: the batch answers ``busy`` for it at once,
+    writing nothing for it, and decides the others; the batcher then makes that call alone,
+    which waits for the lock like every writer and is approved once it is free."""
+    for name in ("busy", "free"):
+        make_agent(runtime.ledger, name, daily="5.00")
+    _known(runtime, "busy", "free")
+    other = psycopg.connect(database_url.replace("postgresql+psycopg", "postgresql"))
+    other.execute("SELECT 1 FROM agent_state WHERE agent_id = 'busy' FOR UPDATE")
+    try:
+        with runtime.ledger.store.autocommit() as dbapi:
+            started = time.monotonic()
+            decisions = authorize_batch_in_database(dbapi, _calls(runtime, ["busy", "free", "busy"]))
+            assert time.monotonic() - started < 2
+        assert [d.outcome for d in decisions] == ["busy", "approved", "busy"]
+        assert runtime.ledger.view("busy")["held"] == "0.010000"
+
+        batcher = runtime.ledger.core.decide_in_database
+        assert isinstance(batcher, ThreadBatcher)
+        released = threading.Timer(0.3, other.rollback)
+        released.start()
+        calls = _calls(runtime, ["busy", "free"])
+        with ThreadPoolExecutor(2) as pool:  # together, so that they may share a batch
+            answered = list(pool.map(batcher, calls))
+        released.join()
+        assert [d.outcome for d in answered] == ["approved", "approved"]
+    finally:
+        other.close()
+    assert runtime.ledger.view("busy")["held"] == "1.010000"
+
+
+def test_a_failed_batch_writes_nothing_and_its_calls_are_made_alone(runtime: Runtime) -> None:
+    """Two calls with one hold id: the batch fails on the second insert and rolls back the
+    first; made alone, the first is approved and the second fails on its own."""
+    make_agent(runtime.ledger, "bot", daily="5.00")
+    _known(runtime, "bot")
+    first, second = _calls(runtime, ["bot", "bot"])
+    second = AuthorizeCall(second.caps_text, second.policy_text, second.limits, second.periods,
+                           second.hold | {"id": first.hold["id"]})  # fmt: skip
+    with pytest.raises(psycopg.errors.UniqueViolation), runtime.ledger.store.autocommit() as dbapi:
+        authorize_batch_in_database(dbapi, [first, second])
+    assert runtime.ledger.view("bot")["held"] == "0.010000"
+
+    with runtime.ledger.store.autocommit() as dbapi:  # as the batcher then makes them
+        assert authorize_in_database(dbapi, first).outcome == "approved"
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            authorize_in_database(dbapi, second)
+    assert runtime.ledger.view("bot")["held"] == "1.010000"
+
+
+def test_racing_authorizations_share_batches_and_never_overspend(runtime: Runtime) -> None:
+    """1,000 authorizations from 24 threads for one cap: batches of many calls were made,
+    and exactly the 250 that fit were approved."""
+    ledger = runtime.ledger
+    make_agent(ledger, "racer", daily="2.50")
+    batcher = ledger.core.decide_in_database
+    assert isinstance(batcher, ThreadBatcher)
+
+    def attempt(i: int) -> bool:
+        try:
+            ledger.authorize("racer", AuthorizeRequest(amount=usd("0.01"), task_id=f"t{i % 7}"))
+            return True
+        except CapExceeded:
+            return False
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        results = list(pool.map(attempt, range(1000)))
+    assert sum(results) == 250
+    assert batcher.batches > 0 and batcher.batched > batcher.batches
+    assert ledger.view("racer")["held"] == "2.500000"
+
+
+def test_a_batch_size_of_one_makes_every_call_alone(database_url: str, clock: FrozenClock) -> None:
+    rt = build_runtime(
+        Settings(database_url=database_url, admin_token=ADMIN_TOKEN, authorize_batch_size=1),
+        clock=clock,
+        migrate=False,
+    )
+    try:
+        assert not isinstance(rt.ledger.core.decide_in_database, ThreadBatcher)
+        make_agent(rt.ledger, "bot", daily="5.00")
+        rt.ledger.authorize("bot", AuthorizeRequest(amount=usd("1")))
+        assert rt.ledger.view("bot")["held"] == "1.000000"
+    finally:
+        rt.close()
+
+
+def test_concurrent_requests_over_http_share_batches(runtime: Runtime) -> None:
+    """200 concurrent ``POST /v1/authorize`` on the event loop, for 20 agents with room for
+    five each: batches were made, and exactly 100 approved."""
+    keys = [make_agent(runtime.ledger, f"web{i}", daily="5.00") for i in range(20)]
+    app = create_app(runtime)
+
+    async def main() -> list[int]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+                async def one(i: int) -> int:
+                    r = await client.post(
+                        "/v1/authorize",
+                        json={"amount_usd": "1"},
+                        headers={"Authorization": f"Bearer {keys[i % 20]}"},
+                    )
+                    return r.status_code
+
+                statuses = await asyncio.gather(*(one(i) for i in range(200)))
+                batcher = app.state.pg_connections.batcher
+                assert batcher is not None and batcher.batches > 0 and batcher.batched > batcher.batches
+                return statuses
+
+    statuses = asyncio.run(main())
+    assert statuses.count(200) == 100 and statuses.count(402) == 100
+    assert all(runtime.ledger.view(f"web{i}")["held"] == "5.000000" for i in range(20))
+
+
+def test_migration_0010_installs_and_removes_the_batch_function(database_url: str) -> None:
+    engine = make_null_pool_engine(database_url)
+    count = "SELECT count(*) FROM pg_proc WHERE proname = 'spendwarden_authorize_batch'"
+
+    def installed() -> int:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql(count).scalar_one())
+
+    from alembic import command
+
+    from spendwarden.db.migrate import alembic_config
+
+    try:
+        assert installed() == 1
+        with engine.begin() as conn:
+            cfg = alembic_config(database_url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009")
+        assert installed() == 0
+        upgrade(database_url)
+        assert installed() == 1
+    finally:
+        engine.dispose()
