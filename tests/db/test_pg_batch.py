@@ -195,3 +195,28 @@ def test_a_caller_gone_does_not_stop_the_others() -> None:
         return await asyncio.gather(*others)
 
     assert asyncio.run(main()) == [i * 10 for i in range(1, 10)]
+
+
+def test_callers_are_not_left_waiting_when_the_batch_itself_is_cancelled() -> None:
+    """The loop closing cancels the batch's task: its callers are cancelled too, not left
+    waiting for an answer that never comes."""
+
+    async def never(calls: list[int]) -> list[int]:
+        await asyncio.sleep(3600)
+        return calls
+
+    async def one(call: int) -> int:
+        await asyncio.sleep(3600)
+        return call
+
+    batcher: AsyncBatcher[int, int] = AsyncBatcher(one, never, lambda _: False, max_batch=8)
+
+    async def main() -> list[BaseException | int]:
+        callers = [asyncio.ensure_future(batcher(i)) for i in range(3)]
+        await asyncio.sleep(0.01)
+        for task in list(batcher._tasks):
+            task.cancel()
+        return await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), 2)
+
+    outcomes = asyncio.run(main())
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)

@@ -248,11 +248,20 @@ class AsyncBatcher(Generic[Call, Answer]):
                             later.append((call, future))
                         elif not future.done():  # a caller gone (cancelled) wants no answer
                             future.set_result(answer)
+        except BaseException:  # this task cancelled (the loop closing): no caller waits forever
+            for _, future in batch:
+                future.cancel()
+            raise
         finally:
             self._running -= 1
             self._schedule(loop)
-        for call, future in later:  # after the batch's slot is given back
-            await self._answer(call, future)
+        try:
+            for call, future in later:  # after the batch's slot is given back
+                await self._answer(call, future)
+        except BaseException:
+            for _, future in later:
+                future.cancel()
+            raise
 
     async def _answer(self, call: Call, future: asyncio.Future[Answer]) -> None:
         try:
