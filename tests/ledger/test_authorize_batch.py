@@ -9,6 +9,7 @@ import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
 import psycopg
@@ -32,7 +33,7 @@ from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
 from spendwarden.runtime import Runtime, build_runtime
 from tests.conftest import ADMIN_TOKEN
-from tests.factories import make_agent
+from tests.factories import make_agent, spend
 from tests.ledger.twins import run_twin_workload
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -62,20 +63,48 @@ def _known(runtime: Runtime, *agent_ids: str) -> None:
         runtime.ledger.authorize(agent_id, AuthorizeRequest(amount=usd("0.01")))
 
 
-def test_a_batch_answers_each_call_as_the_call_alone_in_order(runtime: Runtime) -> None:
-    """Twin agents: the same ten calls, one batch for the first, one by one for the second.
-    Later calls for the same agent see the earlier calls' holds (the task's too)."""
-    for name in ("batched", "alone"):
-        make_agent(runtime.ledger, name, daily="5.00", per_task="2.50")
-    _known(runtime, "batched", "alone")
-    store = runtime.ledger.store
-    with store.autocommit() as dbapi:
-        batched = authorize_batch_in_database(dbapi, _calls(runtime, ["batched"] * 10, "0.75", "t1"))
-        alone = [authorize_in_database(dbapi, c) for c in _calls(runtime, ["alone"] * 10, "0.75", "t1")]
+def test_a_batch_answers_each_call_as_the_call_alone_in_order(runtime: Runtime, clock: FrozenClock) -> None:
+    """Twin agents get the same calls, one batch for the first of each pair, one by one for
+    the second: two agents with different caps interleaved, tasks, and calls in the next
+    hour (another hourly counter). Later calls for the same agent see the earlier calls'
+    holds, and each call reads its own limits and its own counters."""
+    ledger = runtime.ledger
+    for twin in ("1", "2"):
+        make_agent(ledger, "a" + twin, hourly="3.00", daily="10.00")
+        make_agent(ledger, "b" + twin, daily="4.00", per_task="2.00")
+        ledger.record(spend("a" + twin, "2.00"))  # this hour's counter: 2.00 spent
+        ledger.record(spend("b" + twin, "1.00"))
+    _known(runtime, "a1", "a2", "b1", "b2")
+    plan = [  # (agent, amount, task, hours on)
+        ("a", "0.50", None, 0),
+        ("b", "0.75", "t1", 0),
+        ("a", "0.50", None, 0),
+        ("b", "0.75", "t1", 0),
+        ("b", "0.75", "t1", 0),
+        ("a", "0.50", None, 1),
+        ("b", "0.75", "t2", 1),
+        ("a", "2.00", None, 1),
+        ("a", "0.50", None, 1),
+        ("b", "0.74", None, 1),
+        ("b", "0.75", None, 1),
+    ]  # fmt: skip  (the tenth fills b's daily cap to the micro-dollar)
+    start = clock.now()
+    calls: dict[str, list[AuthorizeCall]] = {"1": [], "2": []}
+    for agent, amount, task, hours in plan:
+        clock.set(start + timedelta(hours=hours))
+        for twin in ("1", "2"):
+            calls[twin] += _calls(runtime, [agent + twin], amount, task)
+    with runtime.ledger.store.autocommit() as dbapi:
+        batched = authorize_batch_in_database(dbapi, calls["1"])
+        alone = [authorize_in_database(dbapi, call) for call in calls["2"]]
     assert _outcomes(batched) == _outcomes(alone)
-    assert [d.outcome for d in batched] == ["approved"] * 3 + ["denied"] * 7  # the task's 2.50
-    for name in ("batched", "alone"):
-        assert runtime.ledger.view(name)["held"] == "2.260000"
+    assert [d.outcome for d in batched] == [
+        "approved", "approved", "denied", "approved", "denied", "approved",
+        "approved", "denied", "approved", "approved", "denied",
+    ]  # fmt: skip
+    for twin in ("1", "2"):
+        assert ledger.view("a" + twin)["held"] == ledger.view("a1")["held"]
+        assert ledger.view("b" + twin)["held"] == ledger.view("b1")["held"]
 
 
 def test_the_twin_workload_through_the_batch_function(database_url: str, clock: FrozenClock) -> None:
@@ -117,9 +146,13 @@ def test_a_batch_never_waits_for_a_busy_agent(runtime: Runtime, database_url: st
     other.execute("SELECT 1 FROM agent_state WHERE agent_id = 'busy' FOR UPDATE")
     try:
         with runtime.ledger.store.autocommit() as dbapi:
-            started = time.monotonic()
-            decisions = authorize_batch_in_database(dbapi, _calls(runtime, ["busy", "free", "busy"]))
-            assert time.monotonic() - started < 2
+            dbapi.execute("SET lock_timeout = '5s'")  # a batch that waited would fail, not hang
+            try:
+                started = time.monotonic()
+                decisions = authorize_batch_in_database(dbapi, _calls(runtime, ["busy", "free", "busy"]))
+                assert time.monotonic() - started < 2
+            finally:
+                dbapi.execute("RESET lock_timeout")
         assert [d.outcome for d in decisions] == ["busy", "approved", "busy"]
         assert runtime.ledger.view("busy")["held"] == "0.010000"
 
