@@ -10,7 +10,10 @@ Measures, in one run per backend:
 
 On PostgreSQL the in-process figures are also taken on the locked path (four round trips
 per authorization instead of ``spendwarden_authorize``'s one) in the same run;
-``--locked-path`` serves the HTTP part that way too.
+``--locked-path`` serves the HTTP part that way too. Concurrent authorizations share a call
+of ``spendwarden_authorize_batch`` and its commit (``authorize_batch_size``, migration
+0010); the same run also times 16 callers in process and the wrk load over HTTP with
+``authorize_batch_size=1`` (every authorization its own call and commit), for the A/B.
 
 ``--sqlite-synchronous full`` runs SQLite with an fsync per commit (concurrent writes then
 share commits: group commit); the default is the server's, ``normal``.
@@ -30,7 +33,9 @@ import re
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -150,14 +155,18 @@ def in_process(
     *,
     in_database: bool | None = None,
     bare: dict[str, float] | None = None,
+    batch_size: int | None = None,
 ) -> float:
     """Embedded authorizations/s from ``threads`` concurrent callers (each its own agents'
     round-robin share), as an in-process gateway or a threaded server would call it.
     ``in_database``: PostgreSQL's one-round-trip function (None: the settings' default).
-    ``bare``: also time ``bare_insert`` on the same database, into ``bare["bare_insert"]``."""
+    ``bare``: also time ``bare_insert`` on the same database, into ``bare["bare_insert"]``.
+    ``batch_size``: PostgreSQL's ``authorize_batch_size`` (None: the settings' default)."""
     settings = Settings(database_url=database_url, admin_token=ADMIN)
     if in_database is not None:
         settings = settings.model_copy(update={"authorize_in_database": in_database})
+    if batch_size is not None:
+        settings = settings.model_copy(update={"authorize_batch_size": batch_size})
     runtime = build_runtime(settings)
     ledger = runtime.ledger
     for i in range(AGENTS):
@@ -207,6 +216,21 @@ def bare_insert(runtime: Runtime, n: int) -> float:
     return n / elapsed
 
 
+@contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Environment variables for the server processes started inside."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run(backend: str, seconds: int) -> dict[str, float]:
     results: dict[str, float] = {}
     for threads in (1, INPROC_THREADS):
@@ -215,6 +239,17 @@ def run(backend: str, seconds: int) -> dict[str, float]:
         if backend == "postgres":  # the locked path, four round trips, in the same run
             with database(backend) as url:
                 results[f"inproc_locked_{threads}"] = in_process(url, threads, in_database=False)
+    if backend == "postgres":  # and every authorization its own call and commit
+        with database(backend) as url:
+            results["inproc_unbatched"] = in_process(url, INPROC_THREADS, batch_size=1)
+        with (
+            _environ(SPENDWARDEN_AUTHORIZE_BATCH_SIZE="1"),
+            database(backend) as url,
+            server(url, ADMIN) as base,
+        ):
+            keys = create_agents(base, AGENTS)
+            wrk(base, "/v1/authorize", keys, 2)  # warm up
+            results["unbatched_rps"] = wrk(base, "/v1/authorize", keys, seconds)
     with database(backend) as url, server(url, ADMIN) as base:
         keys = create_agents(base, AGENTS)
         wrk(base, "/v1/authorize", keys, 2)  # warm up
@@ -291,6 +326,16 @@ def main() -> None:
             f"driver, same run: {r['inproc_1']:,.0f}/s vs {r['bare_insert']:,.0f}/s, "
             f"ratio {r['inproc_1'] / r['bare_insert']:.2f}"
         )
+    for backend, r in rows:
+        if "unbatched_rps" in r:
+            print(
+                f"\n{backend}, concurrent authorizations sharing a call and a commit (authorize_batch_size "
+                f"default) against each its own (authorize_batch_size=1), same run: over HTTP "
+                f"{r['authorize_rps']:,.0f} vs {r['unbatched_rps']:,.0f} req/s "
+                f"({r['authorize_rps'] / r['unbatched_rps']:.2f}x); in process, {INPROC_THREADS} callers "
+                f"{r[f'inproc_{INPROC_THREADS}']:,.0f} vs {r['inproc_unbatched']:,.0f}/s "
+                f"({r[f'inproc_{INPROC_THREADS}'] / r['inproc_unbatched']:.2f}x)"
+            )
     for backend, r in rows:
         if "inproc_locked_1" in r:
             print(

@@ -27,13 +27,13 @@ from spendwarden.db.pg_authorize import (
     authorize_in_database,
 )
 from spendwarden.db.pg_batch import ThreadBatcher
-from spendwarden.errors import CapExceeded
 from spendwarden.ledger import authorize_pg
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
 from spendwarden.runtime import Runtime, build_runtime
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import make_agent, spend
+from tests.ledger.test_concurrency import racing_authorizations_never_overspend
 from tests.ledger.twins import run_twin_workload
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -102,22 +102,16 @@ def test_a_batch_answers_each_call_as_the_call_alone_in_order(runtime: Runtime, 
         "approved", "approved", "denied", "approved", "denied", "approved",
         "approved", "denied", "approved", "approved", "denied",
     ]  # fmt: skip
-    for twin in ("1", "2"):
-        assert ledger.view("a" + twin)["held"] == ledger.view("a1")["held"]
-        assert ledger.view("b" + twin)["held"] == ledger.view("b1")["held"]
+    assert ledger.view("a1")["held"] == ledger.view("a2")["held"] == "1.510000"
+    assert ledger.view("b1")["held"] == ledger.view("b2")["held"] == "3.000000"
 
 
-def test_the_twin_workload_through_the_batch_function(database_url: str, clock: FrozenClock) -> None:
+def test_the_twin_workload_through_the_batch_function(
+    twins: tuple[Runtime, Runtime], clock: FrozenClock
+) -> None:
     """Every call of the fast runtime goes through ``spendwarden_authorize_batch`` (a batch
     of one): the 400 twin requests still answer and count as on the locked path."""
-    fast = build_runtime(
-        Settings(database_url=database_url, admin_token="a" * 40), clock=clock, migrate=False
-    )
-    locked = build_runtime(
-        Settings(database_url=database_url, admin_token="a" * 40, authorize_in_database=False),
-        clock=clock,
-        migrate=False,
-    )
+    fast, locked = twins
     used: list[int] = []
 
     def through_the_batch(call: AuthorizeCall) -> DatabaseDecision:
@@ -127,11 +121,7 @@ def test_the_twin_workload_through_the_batch_function(database_url: str, clock: 
         return decision
 
     fast.ledger.core.decide_in_database = through_the_batch
-    try:
-        run_twin_workload(fast, locked, clock)
-    finally:
-        fast.close()
-        locked.close()
+    run_twin_workload(fast, locked, clock)
     assert len(used) > 100
 
 
@@ -190,25 +180,12 @@ def test_a_failed_batch_writes_nothing_and_its_calls_are_made_alone(runtime: Run
 
 
 def test_racing_authorizations_share_batches_and_never_overspend(runtime: Runtime) -> None:
-    """1,000 authorizations from 24 threads for one cap: batches of many calls were made,
-    and exactly the 250 that fit were approved."""
-    ledger = runtime.ledger
-    make_agent(ledger, "racer", daily="2.50")
-    batcher = ledger.core.decide_in_database
+    """``test_concurrency``'s race (1,000 authorizations from 24 threads for one cap): exactly
+    the 250 that fit are approved, and batches of many calls were made."""
+    batcher = runtime.ledger.core.decide_in_database
     assert isinstance(batcher, ThreadBatcher)
-
-    def attempt(i: int) -> bool:
-        try:
-            ledger.authorize("racer", AuthorizeRequest(amount=usd("0.01"), task_id=f"t{i % 7}"))
-            return True
-        except CapExceeded:
-            return False
-
-    with ThreadPoolExecutor(max_workers=24) as pool:
-        results = list(pool.map(attempt, range(1000)))
-    assert sum(results) == 250
+    racing_authorizations_never_overspend(runtime)
     assert batcher.batches > 0 and batcher.batched > batcher.batches
-    assert ledger.view("racer")["held"] == "2.500000"
 
 
 def test_a_batch_size_of_one_makes_every_call_alone(database_url: str, clock: FrozenClock) -> None:

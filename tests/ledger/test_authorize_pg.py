@@ -4,12 +4,9 @@ configuration another process has changed, and one call for an agent not read be
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from spendwarden.clock import FrozenClock
-from spendwarden.config import Settings
 from spendwarden.db.engine import make_null_pool_engine
 from spendwarden.db.migrate import upgrade
 from spendwarden.db.pg_authorize import AuthorizeCall, DatabaseDecision
@@ -17,27 +14,10 @@ from spendwarden.errors import CapExceeded, PolicyDenied
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
-from spendwarden.runtime import Runtime, build_runtime
+from spendwarden.runtime import Runtime
 from tests.ledger.twins import run_changes_by_another_process, run_twin_workload
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
-
-
-@pytest.fixture
-def twins(database_url: str, clock: FrozenClock) -> Iterator[tuple[Runtime, Runtime]]:
-    """Two runtimes on one database, as two processes: the first authorizes with the
-    database function, the second on the locked path."""
-    fast = build_runtime(
-        Settings(database_url=database_url, admin_token="a" * 40), clock=clock, migrate=False
-    )
-    locked = build_runtime(
-        Settings(database_url=database_url, admin_token="a" * 40, authorize_in_database=False),
-        clock=clock,
-        migrate=False,
-    )
-    yield fast, locked
-    fast.close()
-    locked.close()
 
 
 @pytest.fixture
