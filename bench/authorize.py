@@ -125,8 +125,13 @@ def _paced(  # type: ignore[type-arg]
 
 
 def paced_latency(
-    url: str, path: str, keys: list[str], rate: float, seconds: float, clients: int = 4
+    url: str, path: str, keys: list[str], rate: float, seconds: float, clients: int = 16
 ) -> list[float]:
+    """Latencies of ``rate`` requests a second, from ``clients`` processes each on one
+    connection, as many as wrk's: a client sends its next request only after the answer,
+    so with few clients a request slower than a client's interval held the clients back
+    and the queue was theirs, not the server's (with 4 at 2,200/s on PostgreSQL: p50
+    180 ms; with 16: 2.3 ms, p99 7.7 ms)."""
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     procs = [
         mp.Process(target=_paced, args=(url, path, keys[i::clients], rate / clients, seconds, queue))
