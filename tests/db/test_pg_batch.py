@@ -82,6 +82,49 @@ def test_concurrent_callers_share_batches_and_each_gets_its_own_answer(in_flight
     assert batcher._leaders == 0 and batcher._queued == []  # every lead given up at the end
 
 
+def test_batches_under_way_side_by_side_never_share_a_key() -> None:
+    """Calls keyed by agent (call % 7): a call whose agent is in a batch under way waits for
+    the next batch, so two batches in flight never hold the same agent; calls for one agent
+    are still made in the order they came."""
+    calls = Calls(pause=0.002)
+    flying: list[set[int]] = []
+    clashes: list[int] = []
+    made: dict[int, list[int]] = {}
+
+    def many(batch: list[int]) -> list[int]:
+        keys = {c % 7 for c in batch}
+        with calls.lock:
+            clashes.extend(k for other in flying for k in keys & other)
+            flying.append(keys)
+            for c in batch:
+                made.setdefault(c % 7, []).append(c)
+        try:
+            return calls.many(batch)
+        finally:
+            with calls.lock:
+                flying.remove(keys)
+
+    def one(call: int) -> int:
+        with calls.lock:
+            made.setdefault(call % 7, []).append(call)
+        return calls.one(call)
+
+    batcher = ThreadBatcher(one, many, calls.alone, max_batch=8, in_flight=2, key=lambda c: c % 7)
+
+    def caller(start: int) -> list[int]:  # each thread's calls in order, one agent each
+        return [batcher(c) for c in range(start, 1400, 14)]
+
+    with ThreadPoolExecutor(14) as pool:
+        answers = list(pool.map(caller, range(14)))
+    assert answers == [[c * 10 for c in range(start, 1400, 14)] for start in range(14)]
+    assert calls.batches and clashes == []
+    for agent, order in made.items():  # two threads per agent: each thread's calls in its order
+        for start in (agent, agent + 7):
+            mine = [c for c in order if c % 14 == start]
+            assert mine == sorted(mine)
+    assert batcher._leaders == 0 and batcher._queued == [] and not batcher._flying
+
+
 def test_a_failed_batch_is_made_call_by_call_and_each_error_goes_to_its_caller() -> None:
     calls = Calls(pause=0.002, fail_with=7, refuse=7)
     batcher = thread_batcher(calls)

@@ -137,6 +137,10 @@ async def authorize_batch_in_database_async(conn: Any, calls: list[AuthorizeCall
     return _decisions([tuple(row) for row in rows], len(calls))
 
 
+def _agent(call: AuthorizeCall) -> str:
+    return call.hold["agent_id"]  # type: ignore[no-any-return]
+
+
 def busy(decision: DatabaseDecision) -> bool:
     """A batch's call whose agent another transaction held: to be made alone."""
     return decision.outcome == "busy"
@@ -160,7 +164,7 @@ def blocking_decider(store: Any, batch_size: int) -> Decide:
 
     if batch_size <= 1:
         return one
-    return ThreadBatcher(one, many, busy, max_batch=batch_size)
+    return ThreadBatcher(one, many, busy, max_batch=batch_size, key=_agent)
 
 
 def _decisions(rows: list[Any], expected: int) -> list[DatabaseDecision]:

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 Call = TypeVar("Call")
@@ -66,7 +67,12 @@ class _Slot:
 
 
 class ThreadBatcher(Generic[Call, Answer]):
-    """Blocking callers' calls, batched; ``batcher(call)`` answers the call."""
+    """Blocking callers' calls, batched; ``batcher(call)`` answers the call.
+
+    ``key``: what a call locks (its agent). With batches in flight side by side, a call
+    whose key is in one of them waits for the next batch instead of joining another: the
+    other batch would find that agent busy and send the call alone, a round trip and a
+    commit of its own (with 64 threads over 100 agents, a call in twenty)."""
 
     def __init__(
         self,
@@ -76,10 +82,13 @@ class ThreadBatcher(Generic[Call, Answer]):
         *,
         max_batch: int,
         in_flight: int = THREAD_IN_FLIGHT,
+        key: Callable[[Call], Hashable] | None = None,
     ) -> None:
         self._one, self._many, self._alone = one, many, alone
         self._max_batch = max_batch
         self._in_flight = in_flight
+        self._key = key
+        self._flying: Counter[Hashable] = Counter()  # keys of the batches under way
         self._lock = threading.Lock()
         self._queued: list[_Slot] = []
         self._leaders = 0
@@ -116,11 +125,17 @@ class ThreadBatcher(Generic[Call, Answer]):
     def _lead(self) -> None:
         """Make one batch of what is queued, then hand the lead on (or give it up)."""
         with self._lock:
-            batch = self._queued[: self._max_batch]
-            del self._queued[: self._max_batch]
-        later = self._make(batch) if batch else []
+            batch, keys = self._take()
+            if not batch:  # all queued wait for batches under way, whose leaders hand on
+                self._leaders -= 1
+                return
+        later = self._make(batch)
         waking = []
         with self._lock:
+            for key in keys:
+                self._flying[key] -= 1
+                if not self._flying[key]:
+                    del self._flying[key]
             for slot in batch:
                 if slot not in later:
                     slot.done = True
@@ -145,6 +160,25 @@ class ThreadBatcher(Generic[Call, Answer]):
                 roused = _roused(slot)
             if roused:
                 slot.wake.release()
+
+    def _take(self) -> tuple[list[_Slot], list[Hashable]]:
+        """Under the lock: the next batch (queued order, up to ``max_batch``, no call whose
+        key is in a batch under way) and its keys, now under way too."""
+        if self._key is None:
+            batch = self._queued[: self._max_batch]
+            del self._queued[: self._max_batch]
+            return batch, []
+        batch, waiting, keys = [], [], []
+        for slot in self._queued:
+            key = self._key(slot.call)
+            if len(batch) < self._max_batch and not self._flying[key]:
+                batch.append(slot)
+                keys.append(key)
+            else:
+                waiting.append(slot)
+        self._queued = waiting
+        self._flying.update(keys)
+        return batch, keys
 
     def _make(self, batch: list[_Slot]) -> list[_Slot]:
         """Answer the batch's calls; those left to be made alone are returned."""
