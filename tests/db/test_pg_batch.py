@@ -263,3 +263,45 @@ def test_callers_are_not_left_waiting_when_the_batch_itself_is_cancelled() -> No
 
     outcomes = asyncio.run(main())
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+
+
+def test_a_second_batch_starts_beside_the_first_only_once_it_would_be_as_big() -> None:
+    """With a batch of four under way, one call queued waits; four queued start a second
+    batch beside it (so under load batches stay big, and the server does not sit idle)."""
+    release = asyncio.Event()
+    started: list[list[int]] = []
+
+    async def many(calls: list[int]) -> list[int]:
+        started.append(calls)
+        await release.wait()
+        return [c * 10 for c in calls]
+
+    async def one(call: int) -> int:
+        started.append([call])
+        await release.wait()
+        return call * 10
+
+    batcher: AsyncBatcher[int, int] = AsyncBatcher(one, many, lambda _: False, max_batch=8, in_flight=2)
+
+    async def settle() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    async def main() -> list[int]:
+        calls = [asyncio.ensure_future(batcher(i)) for i in range(4)]
+        await settle()
+        assert started == [[0, 1, 2, 3]]
+        calls.append(asyncio.ensure_future(batcher(4)))
+        await settle()
+        assert started == [[0, 1, 2, 3]]  # one queued: it waits for the batch under way
+        calls += [asyncio.ensure_future(batcher(i)) for i in range(5, 8)]
+        await settle()
+        assert started == [[0, 1, 2, 3], [4, 5, 6, 7]]  # as many as under way: a second batch
+        calls.append(asyncio.ensure_future(batcher(8)))
+        await settle()
+        assert len(started) == 2  # two under way: no third
+        release.set()
+        return await asyncio.gather(*calls)
+
+    assert asyncio.run(main()) == [i * 10 for i in range(9)]
+    assert batcher._under_way == [] and batcher._running == 0

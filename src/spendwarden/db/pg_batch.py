@@ -20,7 +20,8 @@ that lock without holding up the others.
 leads, making the batch on its own thread, and hands the lead to the first caller still
 queued when done, so no thread is added and nobody waits for a thread switch when alone.
 ``AsyncBatcher`` serves the event loop (the fast HTTP route): the calls made in one
-iteration of the loop go together.
+iteration of the loop go together, and a second batch starts beside the one under way only
+once it would be as big.
 """
 
 from __future__ import annotations
@@ -36,15 +37,15 @@ Answer = TypeVar("Answer")
 # A queued call of the event loop, and where its answer goes.
 _Queued = tuple[Call, "asyncio.Future[Answer]"]
 
-# Batches under way at once. Threads: two, so that one is made while the other waits for
-# its commit (16 threads in process: 5,400/s with one, 5,800-6,100/s with two). The event
-# loop: one, so that everything that arrives meanwhile makes the next batch: under wrk
-# 4,200-4,800 requests/s against 4,000-4,200/s with two (three, four or eight: no better),
-# and from 4 paced clients at 1,600/s p99 4.9 ms against 8-11 ms; the price, at 1,000/s,
-# is p50 2.0 ms against 1.1-1.4 ms (a request that arrives while one is under way waits
-# for it).
+# Batches under way at once, at most. Threads: two, so that one is made while the other
+# waits for its commit (16 threads in process: 5,400/s with one, 5,800-6,100/s with two).
+# The event loop: two, but the second only starts when as many calls are queued as the
+# batch under way holds (``AsyncBatcher._may_start``). Under wrk (16 connections) that made
+# 5,155-5,221 requests/s, against 4,033-4,744 with one batch at a time (whatever arrived
+# meanwhile waited for it, and the server idled 15 %) and 4,000-4,200 with two started as
+# soon as anything was queued (smaller batches, more commits).
 THREAD_IN_FLIGHT = 2
-LOOP_IN_FLIGHT = 1
+LOOP_IN_FLIGHT = 2
 
 
 class _Slot:
@@ -235,6 +236,7 @@ class AsyncBatcher(Generic[Call, Answer]):
         self._in_flight = in_flight
         self._queued: list[_Queued[Call, Answer]] = []
         self._running = 0
+        self._under_way: list[int] = []  # sizes of the batches under way
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0
@@ -250,16 +252,28 @@ class AsyncBatcher(Generic[Call, Answer]):
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start batches at the end of this iteration of the loop, so that every call made
         in it can join."""
-        if not self._scheduled and self._queued and self._running < self._in_flight:
+        if not self._scheduled and self._may_start():
             self._scheduled = True
             loop.call_soon(self._start, loop)
 
+    def _may_start(self) -> bool:
+        """Whether a batch may start now: none is under way, or (below ``in_flight``) the
+        queued calls are at least as many as in the smallest batch under way. At a trickle a
+        request then goes at once, beside the one under way; under load everything that
+        arrives while a big batch is under way waits to form the next big one."""
+        if not self._queued:
+            return False
+        if not self._under_way:
+            return True
+        return len(self._under_way) < self._in_flight and len(self._queued) >= min(self._under_way)
+
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._scheduled = False
-        while self._queued and self._running < self._in_flight:
+        while self._may_start():
             batch = self._queued[: self._max_batch]
             del self._queued[: self._max_batch]
             self._running += 1
+            self._under_way.append(len(batch))
             task = loop.create_task(self._make(batch, loop))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -288,6 +302,7 @@ class AsyncBatcher(Generic[Call, Answer]):
             raise
         finally:
             self._running -= 1
+            self._under_way.remove(len(batch))
             self._schedule(loop)
         try:
             for call, future in later:  # after the batch's slot is given back
