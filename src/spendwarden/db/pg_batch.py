@@ -235,7 +235,6 @@ class AsyncBatcher(Generic[Call, Answer]):
         self._max_batch = max_batch
         self._in_flight = in_flight
         self._queued: list[_Queued[Call, Answer]] = []
-        self._running = 0
         self._under_way: list[int] = []  # sizes of the batches under way
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -272,7 +271,6 @@ class AsyncBatcher(Generic[Call, Answer]):
         while self._may_start():
             batch = self._queued[: self._max_batch]
             del self._queued[: self._max_batch]
-            self._running += 1
             self._under_way.append(len(batch))
             task = loop.create_task(self._make(batch, loop))
             self._tasks.add(task)
@@ -301,7 +299,6 @@ class AsyncBatcher(Generic[Call, Answer]):
                 future.cancel()
             raise
         finally:
-            self._running -= 1
             self._under_way.remove(len(batch))
             self._schedule(loop)
         try:
