@@ -14,6 +14,9 @@ per authorization instead of ``spendwarden_authorize``'s one) in the same run;
 of ``spendwarden_authorize_batch`` and its commit (``authorize_batch_size``, migration
 0010); the same run also times 16 callers in process and the wrk load over HTTP with
 ``authorize_batch_size=1`` (every authorization its own call and commit), for the A/B.
+On SQLite the authorizations the server answers in one event-loop iteration share a
+transaction (``sqlite_loop_commit``, ``db/loop_commit.py``); the same run also times wrk
+with it off.
 
 ``--sqlite-synchronous full`` runs SQLite with an fsync per commit (concurrent writes then
 share commits: group commit); the default is the server's, ``normal``.
@@ -255,6 +258,15 @@ def run(backend: str, seconds: int) -> dict[str, float]:
             keys = create_agents(base, AGENTS)
             wrk(base, "/v1/authorize", keys, 2)  # warm up
             results["unbatched_rps"] = wrk(base, "/v1/authorize", keys, seconds)
+    if backend == "sqlite":  # every authorization its own commit, not one per loop iteration
+        with (
+            _environ(SPENDWARDEN_SQLITE_LOOP_COMMIT="false"),
+            database(backend) as url,
+            server(url, ADMIN) as base,
+        ):
+            keys = create_agents(base, AGENTS)
+            wrk(base, "/v1/authorize", keys, 2)  # warm up
+            results["unshared_rps"] = wrk(base, "/v1/authorize", keys, seconds)
     with database(backend) as url, server(url, ADMIN) as base:
         keys = create_agents(base, AGENTS)
         wrk(base, "/v1/authorize", keys, 2)  # warm up
@@ -340,6 +352,14 @@ def main() -> None:
                 f"({r['authorize_rps'] / r['unbatched_rps']:.2f}x); in process, {INPROC_THREADS} callers "
                 f"{r[f'inproc_{INPROC_THREADS}']:,.0f} vs {r['inproc_unbatched']:,.0f}/s "
                 f"({r[f'inproc_{INPROC_THREADS}'] / r['inproc_unbatched']:.2f}x)"
+            )
+    for backend, r in rows:
+        if "unshared_rps" in r:
+            print(
+                f"\n{backend}, the authorizations of one event-loop iteration sharing a commit "
+                f"(sqlite_loop_commit default) against each its own (sqlite_loop_commit=false), same "
+                f"run: over HTTP {r['authorize_rps']:,.0f} vs {r['unshared_rps']:,.0f} req/s "
+                f"({r['authorize_rps'] / r['unshared_rps']:.2f}x)"
             )
     for backend, r in rows:
         if "inproc_locked_1" in r:

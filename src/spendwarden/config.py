@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         "commits); `full` waits for an fsync on every commit, and concurrent writes share one "
         "(group commit). PostgreSQL follows its own `synchronous_commit`.",
     )
+    sqlite_loop_commit: bool = Field(
+        True,
+        description="SQLite: the authorizations the server answers in the same event-loop iteration "
+        "share one transaction and its commit (each is answered after that commit). Off: each "
+        "commits on its own.",
+    )
     worker_process: bool | None = Field(
         None,
         description="`serve`: run the periodic work (hold expiry, signals tick, analytics fold) in "

@@ -86,7 +86,10 @@ def build_runtime(
     if migrate:
         upgrade(settings.database_url)
     store = Store(
-        settings.database_url, pool_size=settings.db_pool_size, sqlite_synchronous=settings.sqlite_synchronous
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        loop_commit=settings.sqlite_loop_commit,
     )
     ledger = Ledger(store, settings, clock or SystemClock())
     hub = Hub()

@@ -30,19 +30,19 @@ def lean(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ``locked`` when it handed the request to the locked path; ``+key`` when the route
     passed the request's key to be checked in the same read."""
     seen: list[str] = []
-    real = authorize_sqlite.try_authorize
+    real = authorize_sqlite.decide_on_writer
 
-    def spy(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        mark = "+key" if kwargs.get("key_hash") else ""
+    def spy(*args: Any) -> authorize_sqlite.Approval | None:
+        mark = "+key" if args[-1] else ""  # key_hash
         try:
-            body = real(*args, **kwargs)
+            approval = real(*args)
         except Exception as exc:
             seen.append(getattr(exc, "code", type(exc).__name__) + mark)
             raise
-        seen.append(("locked" if body is None else body["status"]) + mark)
-        return body
+        seen.append(("locked" if approval is None else "approved") + mark)
+        return approval
 
-    monkeypatch.setattr(authorize_sqlite, "try_authorize", spy)
+    monkeypatch.setattr(authorize_sqlite, "decide_on_writer", spy)
     return seen
 
 

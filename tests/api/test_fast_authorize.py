@@ -7,9 +7,11 @@ answered by the fast route itself, everything else by the FastAPI route it falls
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -123,3 +125,39 @@ def test_idempotent_replay_is_the_same_answer_on_both_routes(
     assert other.status_code == 409
     assert runtime.ledger.view("bot")["headroom"]["daily"] == "9.000000"  # one hold, not two
     assert fallbacks == []
+
+
+def test_concurrent_requests_share_commits_and_never_overspend(runtime: Runtime) -> None:
+    """200 concurrent requests on the event loop for 20 agents with room for five each:
+    exactly 100 approved, every approval committed, and the approvals shared commits
+    (SQLite: one transaction per loop iteration, ``db/loop_commit.py``; PostgreSQL: batched
+    calls, ``db/pg_batch.py``)."""
+    keys = [make_agent(runtime.ledger, f"loop{i}", daily="5.00") for i in range(20)]
+    app = create_app(runtime, run_workers=False)
+
+    batchers: list[Any] = []
+
+    async def main() -> list[int]:
+        async with app.router.lifespan_context(app):
+            if app.state.pg_connections is not None:
+                batchers.append(app.state.pg_connections.batcher)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+                async def one(i: int) -> int:
+                    r = await client.post(
+                        "/v1/authorize", json={"amount_usd": "1"}, headers=bearer(keys[i % 20])
+                    )
+                    return r.status_code
+
+                return list(await asyncio.gather(*(one(i) for i in range(200))))
+
+    statuses = asyncio.run(main())
+    assert statuses.count(200) == 100 and statuses.count(402) == 100
+    assert all(runtime.ledger.view(f"loop{i}")["held"] == "5.000000" for i in range(20))
+    loop_writes = runtime.store.loop_writes
+    if loop_writes is not None:
+        assert loop_writes.units == 100 and loop_writes.commits < loop_writes.units
+    else:
+        (batcher,) = batchers
+        assert batcher is not None and batcher.batched > batcher.batches

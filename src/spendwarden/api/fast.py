@@ -38,12 +38,14 @@ from spendwarden.api.deps import admit, bearer_token, ensure_agent, resolve_prin
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import AuthorizeBody
 from spendwarden.db.pg_authorize import AsyncConnections
+from spendwarden.ledger import authorize_sqlite
 from spendwarden.ledger.admin import Principal
-from spendwarden.ledger.approval import KeyRefused
+from spendwarden.ledger.approval import KeyRefused, approved
 from spendwarden.ledger.auth import authenticate_agent_async
 from spendwarden.ledger.authorize_pg import try_authorize_async
 from spendwarden.ledger.keys import hash_secret
 from spendwarden.ledger.service import Ledger
+from spendwarden.ledger.types import AuthorizeRequest
 
 PATH = "/v1/authorize"
 # Agent keys remembered by hash, for the one-round-trip authorization: ~300 bytes each, so a
@@ -78,7 +80,7 @@ class FastAuthorize:
         if key is None and connections is not None:
             result, tried = await _in_database(request, ledger, connections, body), True
         elif key is None and not ledger.store.is_postgres:
-            result, tried = await run_db(ledger, lambda: _on_sqlite_writer(request, ledger, body)), True
+            result, tried = await _on_sqlite_writer(request, ledger, body), True
 
         def authorize() -> dict[str, Any]:
             """Who is asking, then the authorization: one hop to the thread pool on
@@ -145,27 +147,46 @@ async def _in_database(
         return None  # valid again (a race with a change): the blocking path decides
 
 
-def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBody) -> dict[str, Any] | None:
-    """SQLite: a key looked up on an earlier request is checked in the authorization's own
-    read on the writer (``authorize_sqlite``), not looked up again on a reader connection
-    whose page cache the last commit emptied; a new key is looked up first. None: the
-    blocking path answers (a token other than an agent key, or what the lean path does
-    not decide)."""
+async def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBody) -> dict[str, Any] | None:
+    """SQLite: the lean authorization (``authorize_sqlite``) on the writer, in the
+    transaction the event loop's authorizations of this iteration share
+    (``db/loop_commit.py``), answered once it is committed. A key looked up on an earlier
+    request is checked in the authorization's own read, not looked up again on a reader
+    connection whose page cache the last commit emptied; a new key is looked up first.
+    None: the blocking path answers (a token other than an agent key, what the lean path
+    does not decide, or the writer busy in another thread)."""
     token = bearer_token(request)
     if token is None:
         return None
     digest = hash_secret(token)
     known: dict[str, Principal] = request.app.state.known_keys
-    principal = known.get(digest) or ledger.authenticate(token)  # raises what a bad key earns
+    principal = known.get(digest)
+    if principal is None:
+        principal = await run_db(ledger, lambda: ledger.authenticate(token))  # raises what a bad key earns
     if principal.kind != "agent":
         return None
     agent_id = _admitted_agent(request, known, digest, principal)
     try:
-        return ledger.authorize(agent_id, authorize_request(body), key_hash=digest)
+        return await _lean_on_sqlite(ledger, agent_id, authorize_request(body), digest)
     except KeyRefused:
         known.pop(digest, None)
-        ledger.authenticate(token)  # raises what the key earned
+        await run_db(ledger, lambda: ledger.authenticate(token))  # raises what the key earned
         return None  # valid again (a race with a change): the blocking path decides
+
+
+async def _lean_on_sqlite(
+    ledger: Ledger, agent_id: str, req: AuthorizeRequest, digest: str
+) -> dict[str, Any] | None:
+    loop_writes, core = ledger.store.loop_writes, ledger.core
+    written = None
+    if loop_writes is not None:
+        written = loop_writes.run(
+            lambda conn: authorize_sqlite.decide_on_writer(core, conn, agent_id, req, digest)
+        )
+    if written is None:  # off, or the writer busy in a thread: each its own commit
+        return await run_db(ledger, lambda: ledger.authorize(agent_id, req, key_hash=digest))
+    approval = await written
+    return None if approval is None else approved(*approval)
 
 
 def _admitted_agent(request: Request, known: dict[str, Principal], digest: str, principal: Principal) -> str:

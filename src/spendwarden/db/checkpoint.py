@@ -21,16 +21,23 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 
 class Checkpointer:
     """Counts commits (``committed``) and checkpoints the WAL in a daemon thread."""
 
     def __init__(
-        self, path: str, write_lock: threading.Lock, *, every: int = 1000, idle_seconds: float = 1.0
+        self,
+        path: str,
+        writer_held: Callable[[], AbstractContextManager[object]],
+        *,
+        every: int = 1000,
+        idle_seconds: float = 1.0,
     ) -> None:
         self._path = path
-        self._write_lock = write_lock
+        self._writer_held = writer_held  # GroupCommitter.writer_held
         self._every = every
         self._idle = idle_seconds
         self._pending = 0
@@ -63,7 +70,7 @@ class Checkpointer:
     def checkpoint(self, conn: sqlite3.Connection) -> None:
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            with self._write_lock:
+            with self._writer_held():
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self.checkpoints += 1
         except sqlite3.Error:  # busy or closing: the next round tries again

@@ -70,6 +70,14 @@ class _Batch:
             self.dbapi.rollback()
 
 
+class LoopThreadHoldsWriter(RuntimeError):
+    """A write asked for on the event loop's thread while its loop holds the writer for
+    a batch of its own: it would wait forever. Reach the writer through ``api.deps.run_db``."""
+
+    def __init__(self) -> None:
+        super().__init__("the event loop holds SQLite's writer for its batch: write from a thread (run_db)")
+
+
 class GroupCommitter:
     """Hands out write units on the writer connection; see the module docstring."""
 
@@ -88,9 +96,63 @@ class GroupCommitter:
         self._count_lock = threading.Lock()
         self._batch: _Batch | None = None
         self._released = 0  # units the last commit released
+        # The thread whose event loop holds the writer for a batch of its own
+        # (``db/loop_commit.py``), which only that loop can end: a unit asked for on that
+        # thread meanwhile would wait forever, so it is refused instead.
+        self.loop_thread: int | None = None
+        self._others_waiting = 0  # threads queued in ``writer_held``
+
+    def take_writer(self) -> bool:
+        """The writer without waiting, with no batch of the threads' open; False: busy."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        if self._batch is not None or self._waiting or self._others_waiting:  # threads queued: theirs first
+            self._lock.release()
+            return False
+        return True
+
+    @contextmanager
+    def writer_held(self) -> Iterator[None]:
+        """The writer's lock, for work on another connection that must not overlap a write
+        (``db/checkpoint.py``). Counted apart from the units (which join an open batch and
+        may commit it; this does neither), so the event loop's batches wait for it too."""
+        with self._count_lock:
+            self._others_waiting += 1
+        self._lock.acquire()
+        with self._count_lock:
+            self._others_waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def give_back_writer(self) -> None:
+        self._lock.release()
+
+    def open_batch(self) -> _Batch:
+        """A transaction on the writer, for a caller that took it with ``take_writer``."""
+        conn = self._connect()
+        return _Batch(conn, conn.connection.dbapi_connection)
+
+    def end_batch(self, batch: _Batch, *, commit: bool) -> BaseException | None:
+        """End a batch taken with ``take_writer`` and ``open_batch`` (the writer stays
+        taken); answer the error that ended it, if any (it was rolled back)."""
+        try:
+            batch.end(commit=commit)
+            if commit and self._on_commit is not None:
+                self._on_commit()
+        except BaseException as exc:
+            try:
+                batch.end(commit=False)
+            except Exception:  # the commit's own error is the one to report
+                pass
+            return exc
+        return None
 
     @contextmanager
     def unit(self) -> Iterator[Connection]:
+        if self.loop_thread == threading.get_ident():
+            raise LoopThreadHoldsWriter()
         with self._count_lock:
             self._waiting += 1
         self._lock.acquire()

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from spendwarden.db.checkpoint import Checkpointer
 from spendwarden.db.engine import Engines, make_engines
 from spendwarden.db.group_commit import GroupCommitter
+from spendwarden.db.loop_commit import LoopCommitter
 
 GROUP_COMMIT_BATCH = 256  # units at most in one shared SQLite commit (synchronous=FULL)
 
@@ -27,7 +28,9 @@ GROUP_COMMIT_BATCH = 256  # units at most in one shared SQLite commit (synchrono
 class Store:
     """Owns the engines; hands out read connections and write transactions."""
 
-    def __init__(self, url: str, *, pool_size: int = 20, sqlite_synchronous: str = "normal") -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 20, sqlite_synchronous: str = "normal", loop_commit: bool = True
+    ) -> None:
         self.engines: Engines = make_engines(url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous)
         self.url = self.engines.url
         self.dialect = self.engines.dialect
@@ -40,6 +43,8 @@ class Store:
         self._group = GroupCommitter(
             self.engines.write_lock, self._writer, max_batch=max_batch, on_commit=self._committed
         )
+        # SQLite: the event loop's own write units, sharing a transaction per loop iteration.
+        self.loop_writes = LoopCommitter(self._group) if loop_commit and not self.is_postgres else None
 
     @property
     def is_postgres(self) -> bool:
@@ -112,7 +117,7 @@ class Store:
             if self._checkpointer is None:
                 database = self.engines.write.url.database
                 assert database is not None
-                self._checkpointer = Checkpointer(database, self.engines.write_lock)
+                self._checkpointer = Checkpointer(database, self._group.writer_held)
         return self._writer_conn
 
     def _committed(self) -> None:
