@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,16 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshots_dir() -> Path:
+    """Where the dashboard tests save their PNGs: a temporary folder, so a test run leaves
+    the checkout as it found it; ``SPENDWARDEN_UPDATE_SCREENSHOTS=1`` writes the docs' own
+    (``docs/screenshots``, linked from the README) to refresh them."""
+    if os.environ.get("SPENDWARDEN_UPDATE_SCREENSHOTS") == "1":
+        return DOCS_SCREENSHOTS
+    return Path(tempfile.mkdtemp(prefix="spendwarden-screenshots-"))
 
 
 def chromium_missing() -> str | None:

@@ -1,5 +1,6 @@
 """The dashboard in a real browser against a real server: sign in, the seeded fleet, a live
-alert while events arrive, halt and resume from the page. Saves docs/screenshots/*.png."""
+alert while events arrive, halt and resume from the page. Saves its screenshots to a
+temporary folder, or with ``SPENDWARDEN_UPDATE_SCREENSHOTS=1`` to docs/screenshots."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from spendwarden.config import Settings
 from spendwarden.runtime import Runtime, build_runtime
-from tests.web.conftest import SCREENSHOTS
+from tests.web.conftest import screenshots_dir
 from tests.web.seed import seed_fleet
 from tests.web.server import serve
 
@@ -51,6 +52,9 @@ def fleet(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fl
     with serve(runtime) as url:
         yield Fleet(url, runtime, keys)
     runtime.close()
+
+
+SCREENSHOTS = screenshots_dir()
 
 
 def shot(page: Any, name: str, *, height: int | None = None) -> None:
