@@ -8,7 +8,7 @@ timed in alternating blocks. ``--profile`` then runs only authorizations, for a 
 profiler to attach (``py-spy record -- python -m bench.asgi_cost --profile``). On PostgreSQL
 a call's time includes the wait for its round trip: one caller, nothing overlaps it.
 
-    python -m bench.asgi_cost [--backend sqlite|postgres] [--calls 5000] [--profile]
+    python -m bench.asgi_cost [--backend sqlite|postgres] [--calls 5000] [--concurrency 1] [--profile]
 """
 
 from __future__ import annotations
@@ -63,7 +63,16 @@ async def call(app: Any, path: str, key: str) -> int:
     return status[0]
 
 
-async def measure(url: str, calls: int, profile: bool) -> dict[str, float]:
+async def calls_of(app: Any, path: str, keys: list[str], calls: int, concurrency: int) -> None:
+    """``calls`` requests, ``concurrency`` at a time (as a loop serving that many
+    connections handles them: together, in the same iterations)."""
+    for start in range(0, calls, concurrency):
+        await asyncio.gather(
+            *(call(app, path, keys[i % 100]) for i in range(start, min(start + concurrency, calls)))
+        )
+
+
+async def measure(url: str, calls: int, profile: bool, concurrency: int = 1) -> dict[str, float]:
     runtime = build_runtime(Settings(database_url=url, admin_token=ADMIN))
     app = create_app(runtime)
     add_noop(app)
@@ -81,14 +90,12 @@ async def measure(url: str, calls: int, profile: bool) -> dict[str, float]:
                     if await call(app, path, keys[i % 100]) != 200:
                         raise RuntimeError(f"{path} did not answer 200")
             if profile:
-                for i in range(calls * 10):
-                    await call(app, "/v1/authorize", keys[i % 100])
+                await calls_of(app, "/v1/authorize", keys, calls * 10, concurrency)
                 return {}
             for _ in range(3):  # alternating blocks: the machine's moods fall on both
                 for path in PATHS:
                     start = time.perf_counter()
-                    for i in range(calls):
-                        await call(app, path, keys[i % 100])
+                    await calls_of(app, path, keys, calls, concurrency)
                     per_call[path].append((time.perf_counter() - start) / calls * 1e6)
     finally:
         runtime.close()
@@ -102,17 +109,20 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--calls", type=int, default=5000, help="calls per path per block (3 blocks)")
     parser.add_argument(
+        "--concurrency", type=int, default=1, help="calls made at a time, as from that many connections"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="only authorizations, 10x --calls, nothing printed"
     )
     args = parser.parse_args()
     with database(args.backend) as url:
-        result = asyncio.run(measure(url, args.calls, args.profile))
+        result = asyncio.run(measure(url, args.calls, args.profile, args.concurrency))
     if result:
         noop, authorize = result["/bench/noop"], result["/v1/authorize"]
         print(machine())
         print(
             f"{args.backend}: no-op {noop:.1f} µs/call, authorize {authorize:.1f} µs/call "
-            f"(best of 3 blocks of {args.calls:,}); authorize's own work {authorize - noop:.1f} µs, "
+            f"(best of 3 blocks of {args.calls:,}, {args.concurrency} at a time); authorize's own work {authorize - noop:.1f} µs, "
             f"in-process ratio {noop / authorize:.2f}"
         )
 
