@@ -145,3 +145,22 @@ def test_postgresql_has_no_loop_batches(database_url: str) -> None:
         assert (store.loop_writes is None) == store.is_postgres
     finally:
         store.dispose()
+
+
+def test_a_batch_whose_loop_stopped_is_rolled_back_when_the_store_closes(store: Store) -> None:
+    """The loop stops before the iteration that would commit: none of the batch's callers
+    was answered; closing the store rolls it back instead of waiting for the writer."""
+    loop = asyncio.new_event_loop()
+
+    async def start() -> None:
+        assert loop_writes(store).run(insert(1)) is not None
+        loop.stop()  # the commit was due in the next iteration
+
+    task = loop.create_task(start())
+    loop.run_forever()
+    closing = threading.Thread(target=store.dispose)
+    closing.start()
+    closing.join(10)
+    assert not closing.is_alive(), "dispose waited for a writer no one would give back"
+    assert committed(store) == [] and task.done()
+    loop.close()

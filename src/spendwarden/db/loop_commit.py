@@ -74,14 +74,14 @@ class LoopCommitter:
         first = open_.size == 0
         dbapi = open_.batch.dbapi
         if not first:
-            dbapi.execute("SAVEPOINT loop_unit")
+            self._in_batch(open_, lambda: dbapi.execute("SAVEPOINT loop_unit"))
         try:
             result = work(open_.batch.conn)
         except BaseException:
             self._undo(open_, first)
             raise
         if not first:
-            dbapi.execute("RELEASE loop_unit")
+            self._in_batch(open_, lambda: dbapi.execute("RELEASE loop_unit"))
         open_.size += 1
         future: asyncio.Future[T] = loop.create_future()
         open_.waiters.append((future, result))
@@ -101,6 +101,23 @@ class LoopCommitter:
         loop.call_soon(self._commit, open_)
         return open_
 
+    def _in_batch(self, open_: _LoopBatch[Any], statement: Callable[[], object]) -> None:
+        """A savepoint's statement; if it fails, the transaction is in doubt: roll back
+        and fail every unit in it."""
+        try:
+            statement()
+        except BaseException as exc:
+            self._close(open_, commit=False, error=exc)
+            raise
+
+    def abandon(self) -> None:
+        """At shutdown: a batch whose loop stopped before its commit ran is rolled back
+        (none of its callers was answered) and the writer let go, so closing the store
+        does not wait for it forever."""
+        open_ = self._open
+        if open_ is not None and (open_.loop.is_closed() or not open_.loop.is_running()):
+            self._close(open_, commit=False)
+
     def _undo(self, open_: _LoopBatch[Any], first: bool) -> None:
         """One failed unit's writes undone; a first unit's, with the transaction."""
         if first:
@@ -109,18 +126,18 @@ class LoopCommitter:
         try:
             open_.batch.dbapi.execute("ROLLBACK TO loop_unit")
             open_.batch.dbapi.execute("RELEASE loop_unit")
-        except BaseException:  # the transaction itself is gone: fail the units in it
-            self._close(open_, commit=False)
+        except BaseException as exc:  # the transaction itself is gone: fail the units in it
+            self._close(open_, commit=False, error=exc)
             raise
 
     def _commit(self, open_: _LoopBatch[Any]) -> None:
         if self._open is open_:
             self._close(open_, commit=True)
 
-    def _close(self, open_: _LoopBatch[Any], *, commit: bool) -> None:
+    def _close(self, open_: _LoopBatch[Any], *, commit: bool, error: BaseException | None = None) -> None:
         self._open = None
         committer = self._committer
-        error = committer.end_batch(open_.batch, commit=commit)
+        error = committer.end_batch(open_.batch, commit=commit) or error
         committer.loop_thread = None
         committer.give_back_writer()
         if commit and error is None:

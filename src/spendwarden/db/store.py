@@ -143,6 +143,8 @@ class Store:
                     conn.commit()
 
     def dispose(self) -> None:
+        if self.loop_writes is not None:
+            self.loop_writes.abandon()
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
