@@ -239,6 +239,14 @@ def _environ(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def authorize_rps(backend: str, seconds: int, **environ: str) -> float:
+    """wrk's authorizations/s against a fresh server started with ``environ`` (the A/B runs)."""
+    with _environ(**environ), database(backend) as url, server(url, ADMIN) as base:
+        keys = create_agents(base, AGENTS)
+        wrk(base, "/v1/authorize", keys, 2)  # warm up
+        return wrk(base, "/v1/authorize", keys, seconds)
+
+
 def run(backend: str, seconds: int) -> dict[str, float]:
     results: dict[str, float] = {}
     for threads in (1, INPROC_THREADS):
@@ -250,23 +258,9 @@ def run(backend: str, seconds: int) -> dict[str, float]:
     if backend == "postgres":  # and every authorization its own call and commit
         with database(backend) as url:
             results["inproc_unbatched"] = in_process(url, INPROC_THREADS, batch_size=1)
-        with (
-            _environ(SPENDWARDEN_AUTHORIZE_BATCH_SIZE="1"),
-            database(backend) as url,
-            server(url, ADMIN) as base,
-        ):
-            keys = create_agents(base, AGENTS)
-            wrk(base, "/v1/authorize", keys, 2)  # warm up
-            results["unbatched_rps"] = wrk(base, "/v1/authorize", keys, seconds)
+        results["unbatched_rps"] = authorize_rps(backend, seconds, SPENDWARDEN_AUTHORIZE_BATCH_SIZE="1")
     if backend == "sqlite":  # every authorization its own commit, not one per loop iteration
-        with (
-            _environ(SPENDWARDEN_SQLITE_LOOP_COMMIT="false"),
-            database(backend) as url,
-            server(url, ADMIN) as base,
-        ):
-            keys = create_agents(base, AGENTS)
-            wrk(base, "/v1/authorize", keys, 2)  # warm up
-            results["unshared_rps"] = wrk(base, "/v1/authorize", keys, seconds)
+        results["unshared_rps"] = authorize_rps(backend, seconds, SPENDWARDEN_SQLITE_LOOP_COMMIT="false")
     with database(backend) as url, server(url, ADMIN) as base:
         keys = create_agents(base, AGENTS)
         wrk(base, "/v1/authorize", keys, 2)  # warm up

@@ -116,15 +116,26 @@ class GroupCommitter:
         """The writer's lock, for work on another connection that must not overlap a write
         (``db/checkpoint.py``). Counted apart from the units (which join an open batch and
         may commit it; this does neither), so the event loop's batches wait for it too."""
-        with self._count_lock:
-            self._others_waiting += 1
-        self._lock.acquire()
-        with self._count_lock:
-            self._others_waiting -= 1
+        self._acquire(unit=False)
         try:
             yield
         finally:
             self._lock.release()
+
+    def _acquire(self, *, unit: bool) -> None:
+        """The writer's lock, counted as queued while waiting for it: a unit (which may join
+        an open batch and commit it) or another holder (``writer_held``)."""
+        with self._count_lock:
+            if unit:
+                self._waiting += 1
+            else:
+                self._others_waiting += 1
+        self._lock.acquire()
+        with self._count_lock:
+            if unit:
+                self._waiting -= 1
+            else:
+                self._others_waiting -= 1
 
     def give_back_writer(self) -> None:
         self._lock.release()
@@ -153,11 +164,7 @@ class GroupCommitter:
     def unit(self) -> Iterator[Connection]:
         if self.loop_thread == threading.get_ident():
             raise LoopThreadHoldsWriter()
-        with self._count_lock:
-            self._waiting += 1
-        self._lock.acquire()
-        with self._count_lock:
-            self._waiting -= 1
+        self._acquire(unit=True)
         try:
             conn = self._connect()
             dbapi: Any = conn.connection.dbapi_connection
