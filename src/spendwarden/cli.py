@@ -104,6 +104,10 @@ def serve(
         console.print(token, soft_wrap=True)
     if settings.gil_switch_interval_ms:
         sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    if settings.warm_on_start:
+        from spendwarden.db.warm import warm_in_background
+
+        warm_in_background(runtime.store)
     child = None
     postgres = runtime.store.is_postgres
     if workers and (settings.worker_process if settings.worker_process is not None else postgres):

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         "reads), off otherwise, so a request does not ask OpenTelemetry whether a provider exists "
         "(~3 µs each). Prometheus metrics are at `/metrics` either way.",
     )
+    warm_on_start: bool = Field(
+        False,
+        description="`serve`: read the tables every authorization reads (agents, their state, keys "
+        "and counters) into memory in the background as the server starts, as `spendwarden warm` "
+        "does, so that after a restart, a restore or a failover the first request of each agent "
+        "does not read its pages from disk one at a time. The server answers meanwhile.",
+    )
     sqlite_loop_commit: bool = Field(
         True,
         description="SQLite: the authorizations the server answers in the same event-loop iteration "

@@ -3,12 +3,14 @@ backends (PostgreSQL with pg_prewarm and with plain scans); nothing in them chan
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from spendwarden.cli import app
-from spendwarden.db.warm import HOT_TABLES, warm
+from spendwarden.db.warm import HOT_TABLES, warm, warm_in_background
 from spendwarden.runtime import Runtime
 from tests.factories import make_agent, spend
 
@@ -52,3 +54,15 @@ def test_warm_names_a_missing_sqlite_file_instead_of_creating_it(tmp_path: Path)
     assert out.exit_code == 2
     assert "not_found" in out.output and "nope.db" in out.output
     assert not missing.exists()
+
+
+def test_warm_on_start_reads_in_the_background_and_says_so(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = _fleet(runtime)
+    with caplog.at_level(logging.INFO, logger="spendwarden.db.warm"):
+        thread = warm_in_background(runtime.store)
+        thread.join(60)
+    assert not thread.is_alive()
+    assert "warm on start:" in caplog.text and " MB in " in caplog.text
+    assert {a["id"]: a for a in (runtime.ledger.view(f"bot{i}") for i in range(20))} == before

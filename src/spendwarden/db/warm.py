@@ -16,6 +16,8 @@ is read through.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ from typing import Any
 from sqlalchemy import text
 
 from spendwarden.db.store import Store
+
+log = logging.getLogger(__name__)
 
 # What an authorization, a settlement or a key lookup reads for an agent.
 HOT_TABLES = ("agents", "agent_state", "agent_keys", "spend_counters")
@@ -65,6 +69,25 @@ def warm(
                 if progress is not None:
                     progress(done)
         return out
+
+
+def warm_in_background(store: Store) -> threading.Thread:
+    """``warm`` in a daemon thread, as ``serve`` starts (setting ``warm_on_start``): the
+    server answers meanwhile, and requests that need a page not yet read read it themselves.
+    Logs what was read, or why it stopped (a failed warm-up is only slower, never wrong)."""
+
+    def run() -> None:
+        try:
+            done = warm(store)
+        except Exception:
+            log.exception("warm on start stopped")
+            return
+        megabytes = sum(w.megabytes for w in done)
+        log.info("warm on start: %.1f MB in %.1f s", megabytes, sum(w.seconds for w in done))
+
+    thread = threading.Thread(target=run, name="spendwarden-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def _has_prewarm(cur: Any) -> bool:
