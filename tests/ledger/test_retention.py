@@ -23,6 +23,7 @@ from spendwarden.cli import app
 from spendwarden.clock import FrozenClock, to_us
 from spendwarden.db import past_counters
 from spendwarden.db.tables.core import alerts, spend_counters
+from spendwarden.errors import CapExceeded
 from spendwarden.events import SpendEvent
 from spendwarden.ledger import retention
 from spendwarden.ledger.agents import AgentSpec
@@ -30,6 +31,7 @@ from spendwarden.ledger.bulk import record_batch
 from spendwarden.ledger.horizon import first_kept, is_kept
 from spendwarden.ledger.record import counter_delta
 from spendwarden.ledger.retention import CounterPruner, prune_counters
+from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.ledger.windows import WINDOW_CAPS, window_bounds, window_keys
 from spendwarden.money import usd
 from spendwarden.runtime import Runtime
@@ -329,3 +331,28 @@ def test_window_bounds_match_the_keys_pruned() -> None:
             == window_keys(end - timedelta(microseconds=1))[cap]
         )
         assert window_keys(end)[cap] > window_keys(at)[cap]
+
+
+def test_a_task_counter_that_holds_nothing_is_pruned_and_comes_back_when_used(runtime: Runtime) -> None:
+    """Task counters are kept as long as they count something (the per-task cap reads
+    them); one whose holds were all voided, with nothing spent, reads as zero with or
+    without its row, so it goes, and the next authorization for the task writes it again."""
+    agent(runtime, "bot", caps={"per_task": usd("1.00")})
+    ledger = runtime.ledger
+    voided = ledger.authorize("bot", AuthorizeRequest(amount=usd("0.40"), task_id="abandoned"))
+    ledger.void("bot", voided["id"])
+    ledger.authorize("bot", AuthorizeRequest(amount=usd("0.30"), task_id="open"))
+    ledger.record(spend("bot", "0.50", NOW, task_id="spent"))
+    tasks = {k[2]: v for k, v in counters(runtime).items() if k[1] == "per_task"}
+    assert tasks == {"abandoned": (0, 0, 0), "open": (0, usd("0.30"), 0), "spent": (usd("0.50"), 0, 1)}
+
+    assert prune(runtime) >= 1
+    tasks = {k[2]: v for k, v in counters(runtime).items() if k[1] == "per_task"}
+    assert set(tasks) == {"open", "spent"}
+    # The cap still counts what it did: 0.50 spent leaves 0.50 for "spent", a full 1.00 for
+    # "abandoned", whose counter is written again.
+    with pytest.raises(CapExceeded):
+        ledger.authorize("bot", AuthorizeRequest(amount=usd("0.60"), task_id="spent"))
+    ledger.authorize("bot", AuthorizeRequest(amount=usd("1.00"), task_id="abandoned"))
+    assert counters(runtime)[("bot", "per_task", "abandoned")] == (0, usd("1.00"), 0)
+    assert_exact(runtime)

@@ -92,9 +92,12 @@ def read_amounts(conn: Connection, postgres: bool, wanted: list[WindowKey]) -> d
 _NEXT_AGENTS_SQLITE = """
 SELECT agent_id FROM agent_state WHERE agent_id > :after ORDER BY agent_id LIMIT :limit"""
 _NEXT_AGENTS_PG = _sql(_NEXT_AGENTS_SQLITE + " FOR UPDATE SKIP LOCKED", True)
+# Closed windows past the retention; and a task's counter that holds nothing (its holds
+# were voided or expired, nothing was spent: the same as no row, which reads as zero).
 _OLD = """(
     (scope = 'hourly' AND period < :hourly) OR (scope = 'daily' AND period < :daily)
-    OR (scope = 'weekly' AND period < :weekly) OR (scope = 'monthly' AND period < :monthly))"""
+    OR (scope = 'weekly' AND period < :weekly) OR (scope = 'monthly' AND period < :monthly)
+    OR (scope = 'per_task' AND amount = 0 AND held = 0 AND count = 0))"""
 _PRUNE = "DELETE FROM spend_counters WHERE agent_id > :after AND agent_id <= :upto AND " + _OLD
 _PRUNE_PG = _sql("DELETE FROM spend_counters WHERE agent_id = ANY(:ids) AND " + _OLD, True)
 
@@ -102,9 +105,10 @@ _PRUNE_PG = _sql("DELETE FROM spend_counters WHERE agent_id = ANY(:ids) AND " + 
 def prune_after(
     conn: Connection, postgres: bool, after: str, limit: int, first_kept: dict[str, str]
 ) -> tuple[str | None, int]:
-    """Delete the closed-window counters older than ``first_kept`` (per scope) of the next
-    ``limit`` agents after ``after``; returns the last agent covered (None at the end) and
-    how many counters went. On PostgreSQL only the agents whose state row it could lock."""
+    """Delete the closed-window counters older than ``first_kept`` (per scope), and the empty
+    task counters, of the next ``limit`` agents after ``after``; returns the last agent
+    covered (None at the end) and how many counters went. On PostgreSQL only the agents
+    whose state row it could lock."""
     params: dict[str, Any] = {"after": after, "limit": limit}
     if postgres:
         ids = [row[0] for row in raw(conn).execute(_NEXT_AGENTS_PG, params).fetchall()]
