@@ -234,14 +234,7 @@ class GroupCommitter:
         self._batch = None
         self._released = batch.size
         try:
-            batch.end(commit=not rollback)
-            if not rollback and self._on_commit is not None:
-                self._on_commit()
-        except BaseException as exc:
-            error = error or exc
-            try:
-                batch.end(commit=False)
-            except Exception:  # the commit's own error is the one to report
-                pass
+            ended = self.end_batch(batch, commit=not rollback)  # always: it ends the transaction
+            error = error or ended
         finally:
             batch.finish(error)
