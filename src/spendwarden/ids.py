@@ -30,11 +30,14 @@ def _next_value() -> int:
 
 
 def encode_ulid(value: int) -> str:
-    chars = []
-    for _ in range(13):
-        chars.append(_PAIRS[value & 1023])
-        value >>= 10
-    return "".join(reversed(chars))
+    """26 Crockford base32 characters, two per lookup, unrolled (a loop cost twice as much,
+    and ``base64.b32encode`` is pure Python)."""
+    p, v = _PAIRS, value
+    return "".join((
+        p[v >> 120 & 1023], p[v >> 110 & 1023], p[v >> 100 & 1023], p[v >> 90 & 1023],
+        p[v >> 80 & 1023], p[v >> 70 & 1023], p[v >> 60 & 1023], p[v >> 50 & 1023],
+        p[v >> 40 & 1023], p[v >> 30 & 1023], p[v >> 20 & 1023], p[v >> 10 & 1023], p[v & 1023],
+    ))  # fmt: skip
 
 
 def new_id(prefix: str = "") -> str:

@@ -7,10 +7,10 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from spendwarden.clock import FrozenClock, iso
+from spendwarden.clock import FrozenClock, iso, iso_us
 from spendwarden.events import SpendEvent, TokenUsage
 from spendwarden.ids import encode_ulid, new_id, new_ids
-from spendwarden.ledger.bulk import iso_us, public_of, record_batch
+from spendwarden.ledger.bulk import public_of, record_batch
 from spendwarden.ledger.chain import TXN_COLUMNS, TXN_FIELDS, row_hash
 from spendwarden.ledger.context import TxContext
 from spendwarden.ledger.record import build_row, chain_row, counter_sums, counter_updates, seal_rows
@@ -20,6 +20,8 @@ from spendwarden.runtime import Runtime
 from tests.factories import make_agent, spend
 
 NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FROM_CROCKFORD = str.maketrans("ABCDEFGHJKMNPQRSTVWXYZ", "ABCDEFGHIJKLMNOPQRSTUV")
 
 
 def _ctx() -> TxContext:
@@ -97,13 +99,22 @@ def test_public_of_matches_transaction_public() -> None:
         assert public_of(values, recorded) == transaction_public(row)
 
 
-def test_iso_us_matches_iso() -> None:
+def test_iso_matches_datetime_isoformat() -> None:
+    """``clock.iso`` renders a minute's head once; it must say what datetime says."""
     rng = random.Random(1)
     samples = [0, -1, 1, 59_999_999, 60_000_000, -86_400_000_000, 253_402_300_799_999_999]
     samples += [rng.randrange(-6 * 10**16, 2 * 10**17) for _ in range(20_000)]
     samples += [rng.randrange(0, 2 * 10**9) * 1_000_000 for _ in range(20_000)]
     for micros in samples:
-        assert iso_us(micros) == iso(micros), micros
+        expected = (EPOCH + timedelta(microseconds=micros)).isoformat().replace("+00:00", "Z")
+        assert iso_us(micros) == iso(micros) == expected, micros
+
+
+def test_encode_ulid_is_crockford_base32_of_the_value() -> None:
+    rng = random.Random(2)
+    for value in [0, 1, 2**128 - 1, *(rng.getrandbits(128) for _ in range(5_000))]:
+        text = encode_ulid(value)
+        assert len(text) == 26 and int(text.translate(_FROM_CROCKFORD), 32) == value
 
 
 def test_counter_sums_match_per_row_counting() -> None:

@@ -3,10 +3,9 @@ the one-round-trip path on PostgreSQL (``authorize_pg``), so both say exactly th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
-from spendwarden.clock import iso, to_us
+from spendwarden.clock import iso
 from spendwarden.errors import CapExceeded
 from spendwarden.ids import new_id
 from spendwarden.ledger.caps import CapDenial, Caps, headroom
@@ -15,8 +14,8 @@ from spendwarden.ledger.types import AuthorizeRequest, dumps
 from spendwarden.money import format_amount
 
 
-def new_hold(agent_id: str, req: AuthorizeRequest, now: datetime, ttl_seconds: int) -> dict[str, Any]:
-    """The ``holds`` row an approval inserts."""
+def new_hold(agent_id: str, req: AuthorizeRequest, now_us: int, ttl_seconds: int) -> dict[str, Any]:
+    """The ``holds`` row an approval inserts, made at ``now_us`` (epoch microseconds)."""
     return {
         "id": new_id("auth_"),
         "agent_id": agent_id,
@@ -31,8 +30,8 @@ def new_hold(agent_id: str, req: AuthorizeRequest, now: datetime, ttl_seconds: i
         "user_id": req.user_id,
         "kind": req.kind,
         "metadata": dumps(req.metadata) if req.metadata else None,
-        "created_at": to_us(now),
-        "expires_at": to_us(now + timedelta(seconds=ttl_seconds)),
+        "created_at": now_us,
+        "expires_at": now_us + ttl_seconds * 1_000_000,
     }
 
 

@@ -28,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
+from spendwarden.clock import to_us
 from spendwarden.db.pg_authorize import AuthorizeCall, DatabaseDecision
 from spendwarden.ledger.approval import KeyRefused, approved, cap_exceeded, new_hold
 from spendwarden.ledger.caps import CAP_NAMES, first_denial
@@ -116,7 +117,7 @@ def _prepare(
     if policy_violation(policy, vendor=req.vendor, rail=req.rail, tool=req.tool) is not None:
         core.known_agents.forget(agent_id)  # the locked path refuses with the row as it is now
         return None
-    hold = new_hold(agent_id, req, core.clock.now(), req.ttl_seconds or core.settings.hold_ttl_seconds)
+    hold = new_hold(agent_id, req, to_us(core.clock.now()), req.ttl_seconds or core.settings.hold_ttl_seconds)
     keys = window_keys_us(hold["created_at"])
     periods = [keys[cap] for cap in WINDOW_CAPS[:4]]
     if known is None:

@@ -74,8 +74,7 @@ def decide_on_writer(
     """``try_authorize`` in a write transaction the caller holds (``db/loop_commit.py``
     shares one between the event loop's authorizations): the approval, written, for
     ``approved`` to word; nothing is written unless approved."""
-    now = core.clock.now()
-    now_us = to_us(now)
+    now_us = to_us(core.clock.now())
     keys = window_keys_us(now_us)
     params = (key_hash, *(keys[cap] for cap in WINDOW_CAPS), req.task_id or "", agent_id)
     dbapi = hot.raw(conn)
@@ -96,7 +95,7 @@ def decide_on_writer(
     denial = first_denial(known.caps, committed, req.amount)
     if denial is not None:
         raise cap_exceeded(denial)  # nothing written
-    hold = new_hold(agent_id, req, now, req.ttl_seconds or core.settings.hold_ttl_seconds)
+    hold = new_hold(agent_id, req, now_us, req.ttl_seconds or core.settings.hold_ttl_seconds)
     dbapi.execute(_INSERT_HOLD, tuple(hold[column] for column in hot.HOLD_COLUMNS))
     dbapi.execute(_MOVE_HELD, (held + req.amount, now_us, agent_id))
     if req.task_id:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from itertools import repeat
 from operator import itemgetter
@@ -19,6 +18,7 @@ import orjson
 import psycopg
 from sqlalchemy.exc import IntegrityError
 
+from spendwarden.clock import iso_us
 from spendwarden.db import hot
 from spendwarden.events import SpendEvent
 from spendwarden.ledger.chain import TXN_COLUMNS, TXN_INDEX
@@ -386,23 +386,3 @@ def public_of(v: tuple[Any, ...], recorded_at: str) -> dict[str, Any]:
         "prev_hash": v[_PREV_HASH],
         "hash": v[_HASH],
     }
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SECONDS = [f"{s:02d}" for s in range(60)]
-_minutes: dict[int, str] = {}
-
-
-def iso_us(micros: int) -> str:
-    """``clock.iso`` for the bulk path: the ``YYYY-MM-DDTHH:MM:`` part is rendered once per
-    minute and reused (the same text, a fraction of the cost per row)."""
-    secs, frac = divmod(micros, 1_000_000)
-    minute, sec = divmod(secs, 60)
-    head = _minutes.get(minute)
-    if head is None:
-        if len(_minutes) >= 100_000:
-            _minutes.clear()
-        head = _minutes[minute] = (_EPOCH + timedelta(minutes=minute)).isoformat()[:17]
-    if frac:
-        return f"{head}{_SECONDS[sec]}.{frac:06d}Z"
-    return head + _SECONDS[sec] + "Z"
