@@ -89,8 +89,12 @@ class Agent:
         }
 
 
-@dataclass(frozen=True)
+@dataclass
 class AuthorizeRequest:
+    """What an authorization asks for. Not frozen, though nothing changes one: a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``, three times
+    the cost, and one is built for every authorization."""
+
     amount: int
     vendor: str | None = None
     rail: str | None = None
