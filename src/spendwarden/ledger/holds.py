@@ -90,7 +90,7 @@ def authorize(
         denial = first_denial(ctx.agent.caps, committed, req.amount)
         if denial is not None:
             raise cap_exceeded(denial)
-        hold = new_hold(agent_id, req, to_us(ctx.now), req.ttl_seconds or core.settings.hold_ttl_seconds)
+        hold = new_hold(agent_id, req, ctx.now_us, req.ttl_seconds or core.settings.hold_ttl_seconds)
         hot.insert_hold(ctx.conn, ctx.store.is_postgres, hold)
         _move_held(ctx, hold, req.amount)
         body = approved(hold, ctx.agent.caps, committed)
