@@ -5,7 +5,7 @@ lean path does not decide answered by the locked path."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -26,23 +26,25 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 @pytest.fixture
 def lean(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What each lean authorization answered: approved, a raised error's name or code, or
+    """What each lean authorization answered: approved, its error's name or code, or
     ``locked`` when it handed the request to the locked path; ``+key`` when the route
     passed the request's key to be checked in the same read."""
     seen: list[str] = []
-    real = authorize_sqlite.decide_on_writer
+    real = authorize_sqlite.decide_batch
 
-    def spy(*args: Any) -> authorize_sqlite.Approval | None:
-        mark = "+key" if args[-1] else ""  # key_hash
-        try:
-            approval = real(*args)
-        except Exception as exc:
-            seen.append(getattr(exc, "code", type(exc).__name__) + mark)
-            raise
-        seen.append(("locked" if approval is None else "approved") + mark)
-        return approval
+    def spy(
+        core: Any, conn: Any, requests: Sequence[authorize_sqlite.Lean]
+    ) -> list[authorize_sqlite.Outcome]:
+        outcomes = real(core, conn, requests)
+        for (_, _, key_hash), outcome in zip(requests, outcomes, strict=True):
+            mark = "+key" if key_hash else ""
+            if isinstance(outcome, Exception):
+                seen.append(getattr(outcome, "code", type(outcome).__name__) + mark)
+            else:
+                seen.append(("locked" if outcome is None else "approved") + mark)
+        return outcomes
 
-    monkeypatch.setattr(authorize_sqlite, "decide_on_writer", spy)
+    monkeypatch.setattr(authorize_sqlite, "decide_batch", spy)
     return seen
 
 

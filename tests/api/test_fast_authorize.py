@@ -157,7 +157,8 @@ def test_concurrent_requests_share_commits_and_never_overspend(runtime: Runtime)
     assert all(runtime.ledger.view(f"loop{i}")["held"] == "5.000000" for i in range(20))
     loop_writes = runtime.store.loop_writes
     if loop_writes is not None:
-        assert loop_writes.units == 100 and loop_writes.commits < loop_writes.units
+        # every request decided in a committed batch (denials too), far fewer batches
+        assert loop_writes.units == 200 and loop_writes.commits < 20
     else:
         (batcher,) = batchers
         assert batcher is not None and batcher.batched > batcher.batches

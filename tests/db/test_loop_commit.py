@@ -1,22 +1,22 @@
-"""The event loop's SQLite writes (``db/loop_commit.py``): the units run in one loop
-iteration share one transaction, each caller is answered only once it is committed, a
-failing unit rolls back alone, a busy writer sends the caller its usual way, and nothing on
-the loop's thread can wait for the writer the loop holds."""
+"""The event loop's SQLite batches (``db/loop_commit.py``): the items queued in one loop
+iteration are decided together in one transaction, each caller is answered only once it is
+committed, an item's error is its caller's alone, a failing batch writes nothing and sends
+every caller its usual way, a failing commit fails every caller, a busy writer sends them
+their usual way, and the writer is never held between the loop's callbacks."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, text
 
-from spendwarden.db.group_commit import LoopThreadHoldsWriter
-from spendwarden.db.loop_commit import LoopCommitter
+from spendwarden.db.loop_commit import NOT_RUN, LoopCommitter
 from spendwarden.db.store import Store
 
 
@@ -42,66 +42,107 @@ def committed(store: Store) -> list[int]:
         return sorted(n for (n,) in conn.execute("SELECT n FROM probe"))
 
 
-def insert(n: int, *, twice: bool = False) -> Callable[[Connection], int]:
-    def work(conn: Connection) -> int:
+class Inserts:
+    """A batch's work: insert each item's number with one statement; a negative number is
+    refused as that item's own error; ``raise_after`` fails the whole batch after writing."""
+
+    def __init__(self, *, raise_after: bool = False) -> None:
+        self.raise_after = raise_after
+        self.batches: list[list[int]] = []
+
+    def __call__(self, conn: Connection, items: Sequence[int]) -> list[int | Exception]:
+        self.batches.append(list(items))
         dbapi: Any = conn.connection.dbapi_connection
-        dbapi.execute("INSERT INTO probe (n) VALUES (?)", (n,))
-        if twice:  # the primary key refuses it: this unit fails after writing
-            dbapi.execute("INSERT INTO probe (n) VALUES (?)", (n,))
-        return n
-
-    return work
+        dbapi.executemany("INSERT INTO probe (n) VALUES (?)", [(n,) for n in items if n >= 0])
+        if self.raise_after:
+            raise sqlite3.OperationalError("the batch broke after writing")
+        return [ValueError(f"refused {n}") if n < 0 else n for n in items]
 
 
-async def unit(store: Store, n: int, *, twice: bool = False) -> int | str:
+async def answer(store: Store, work: Inserts, n: int) -> object:
     try:
-        future = loop_writes(store).run(insert(n, twice=twice))
-    except sqlite3.IntegrityError:
-        return "failed"
-    assert future is not None
-    return await future
+        return await loop_writes(store).submit(work, n)
+    except ValueError as exc:
+        return str(exc)
 
 
-def test_units_of_one_iteration_share_one_commit(store: Store) -> None:
-    async def main() -> list[int | str]:
-        return await asyncio.gather(*(unit(store, n) for n in range(16)))
+def test_the_items_of_one_iteration_share_one_commit(store: Store) -> None:
+    work = Inserts()
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(answer(store, work, n) for n in range(16)))
 
     assert asyncio.run(main()) == list(range(16))
     assert committed(store) == list(range(16))
+    assert work.batches == [list(range(16))]  # decided together, in the order queued
     writes = loop_writes(store)
     assert (writes.commits, writes.units) == (1, 16)
 
 
 def test_nothing_is_answered_before_its_commit(store: Store) -> None:
     async def main() -> None:
-        future = loop_writes(store).run(insert(1))
-        assert future is not None
+        future = loop_writes(store).submit(Inserts(), 1)
         assert not future.done()
-        assert committed(store) == []  # written, not committed: the caller still waits
+        assert committed(store) == []  # queued, not yet decided
         assert await future == 1
         assert committed(store) == [1]
 
     asyncio.run(main())
 
 
-def test_a_failing_unit_rolls_back_alone(store: Store) -> None:
-    async def main() -> list[int | str]:
-        return await asyncio.gather(*(unit(store, n, twice=n % 3 == 1) for n in range(12)))
+def test_an_items_error_is_its_callers_alone(store: Store) -> None:
+    work = Inserts()
 
-    answers = asyncio.run(main())
-    assert answers == ["failed" if n % 3 == 1 else n for n in range(12)]
-    assert committed(store) == [n for n in range(12) if n % 3 != 1]
+    async def main() -> list[object]:
+        return await asyncio.gather(*(answer(store, work, n) for n in (1, -2, 3, -4, 5)))
 
-
-def test_a_failing_first_unit_takes_only_itself(store: Store) -> None:
-    async def main() -> list[int | str]:
-        return list(await asyncio.gather(unit(store, 0, twice=True), unit(store, 1), unit(store, 2)))
-
-    assert asyncio.run(main()) == ["failed", 1, 2]
-    assert committed(store) == [1, 2]
+    assert asyncio.run(main()) == [1, "refused -2", 3, "refused -4", 5]
+    assert committed(store) == [1, 3, 5]
 
 
-def test_a_busy_writer_sends_the_caller_its_usual_way(store: Store) -> None:
+def test_a_failing_batch_writes_nothing_and_sends_each_caller_its_usual_way(store: Store) -> None:
+    async def main() -> list[object]:
+        work = Inserts(raise_after=True)
+        return await asyncio.gather(*(answer(store, work, n) for n in range(4)))
+
+    assert asyncio.run(main()) == [NOT_RUN] * 4
+    assert committed(store) == []
+    with store.write() as conn:  # the writer was given back
+        conn.execute(text("INSERT INTO probe (n) VALUES (9)"))
+    assert committed(store) == [9]
+
+
+def test_a_failing_commit_fails_every_caller(store: Store) -> None:
+    """A deferred foreign key is checked at COMMIT: the batch's statements all succeed and
+    its commit fails; nobody is told it was written."""
+    with store.write() as conn:
+        conn.execute(
+            text("CREATE TABLE child (n INTEGER REFERENCES probe (n) DEFERRABLE INITIALLY DEFERRED)")
+        )
+    writer: Any = store._writer().connection.dbapi_connection
+    writer.execute("PRAGMA foreign_keys = ON")  # outside a transaction, or it is a no-op
+
+    def orphans(conn: Connection, items: Sequence[int]) -> list[int]:
+        dbapi: Any = conn.connection.dbapi_connection
+        dbapi.executemany("INSERT INTO child (n) VALUES (?)", [(n,) for n in items])
+        return list(items)
+
+    async def main() -> list[object]:
+        async def one(n: int) -> object:
+            try:
+                return await loop_writes(store).submit(orphans, n)
+            except sqlite3.IntegrityError as exc:
+                return type(exc).__name__
+
+        return await asyncio.gather(one(1), one(2))
+
+    assert asyncio.run(main()) == ["IntegrityError", "IntegrityError"]
+    assert loop_writes(store).commits == 0
+    with store.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM child")).scalar() == 0
+
+
+def test_a_busy_writer_sends_each_caller_its_usual_way(store: Store) -> None:
     taken, release = threading.Event(), threading.Event()
 
     def hold_writer() -> None:
@@ -112,30 +153,45 @@ def test_a_busy_writer_sends_the_caller_its_usual_way(store: Store) -> None:
     holder = threading.Thread(target=hold_writer)
     holder.start()
     taken.wait(10)
+    work = Inserts()
     try:
 
-        async def main() -> object:
-            return loop_writes(store).run(insert(1))
+        async def main() -> list[object]:
+            return await asyncio.gather(answer(store, work, 1), answer(store, work, 2))
 
-        assert asyncio.run(main()) is None
+        assert asyncio.run(main()) == [NOT_RUN, NOT_RUN]
     finally:
         release.set()
         holder.join()
-    assert committed(store) == []
+    assert committed(store) == [] and work.batches == []
 
 
-def test_a_write_on_the_loop_thread_meanwhile_is_refused_not_hung(store: Store) -> None:
+def test_the_writer_is_free_between_the_loops_callbacks(store: Store) -> None:
+    """Queued items hold nothing: a write on the loop's own thread meanwhile goes ahead
+    (blocking, as any write) instead of waiting for a writer its loop would never give back."""
+
     async def main() -> None:
-        future = loop_writes(store).run(insert(1))
-        assert future is not None
-        with pytest.raises(LoopThreadHoldsWriter), store.write():
-            pass
+        future = loop_writes(store).submit(Inserts(), 1)
+        with store.write() as conn:
+            conn.execute(text("INSERT INTO probe (n) VALUES (2)"))
+        assert committed(store) == [2]
         assert await future == 1
 
     asyncio.run(main())
-    with store.write() as conn:  # the writer is free again once the loop committed
-        conn.execute(text("INSERT INTO probe (n) VALUES (2)"))
     assert committed(store) == [1, 2]
+
+
+def test_a_cancelled_callers_item_is_not_decided(store: Store) -> None:
+    work = Inserts()
+
+    async def main() -> list[object]:
+        writes = loop_writes(store)
+        futures = [writes.submit(work, n) for n in range(3)]
+        futures[1].cancel()  # its client went away before the flush
+        return [await futures[0], await futures[2]]
+
+    assert asyncio.run(main()) == [0, 2]
+    assert work.batches == [[0, 2]] and committed(store) == [0, 2]
 
 
 def test_postgresql_has_no_loop_batches(database_url: str) -> None:
@@ -147,14 +203,14 @@ def test_postgresql_has_no_loop_batches(database_url: str) -> None:
         store.dispose()
 
 
-def test_a_batch_whose_loop_stopped_is_rolled_back_when_the_store_closes(store: Store) -> None:
-    """The loop stops before the iteration that would commit: none of the batch's callers
-    was answered; closing the store rolls it back instead of waiting for the writer."""
+def test_a_loop_that_stops_before_its_flush_leaves_nothing_written_or_held(store: Store) -> None:
+    """The loop stops before the callback that would decide the batch: none of its callers
+    was answered, nothing was written, and closing the store does not wait for the writer."""
     loop = asyncio.new_event_loop()
 
     async def start() -> None:
-        assert loop_writes(store).run(insert(1)) is not None
-        loop.stop()  # the commit was due in the next iteration
+        loop_writes(store).submit(Inserts(), 1)
+        loop.stop()  # the flush was due in the next iteration
 
     task = loop.create_task(start())
     loop.run_forever()

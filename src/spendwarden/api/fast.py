@@ -38,7 +38,6 @@ from spendwarden.api.deps import admit, bearer_token, ensure_agent, resolve_prin
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import AuthorizeBody
 from spendwarden.db.pg_authorize import AsyncConnections
-from spendwarden.ledger import authorize_sqlite
 from spendwarden.ledger.admin import Principal
 from spendwarden.ledger.approval import KeyRefused, approved
 from spendwarden.ledger.auth import authenticate_agent_async
@@ -148,8 +147,8 @@ async def _in_database(
 
 
 async def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBody) -> dict[str, Any] | None:
-    """SQLite: the lean authorization (``authorize_sqlite``) on the writer, in the
-    transaction the event loop's authorizations of this iteration share
+    """SQLite: the lean authorization (``authorize_sqlite``) on the writer, decided with
+    the event loop's other authorizations of this iteration in one transaction
     (``db/loop_commit.py``), answered once it is committed. A key looked up on an earlier
     request is checked in the authorization's own read, not looked up again on a reader
     connection whose page cache the last commit emptied; a new key is looked up first.
@@ -177,16 +176,17 @@ async def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBod
 async def _lean_on_sqlite(
     ledger: Ledger, agent_id: str, req: AuthorizeRequest, digest: str
 ) -> dict[str, Any] | None:
-    loop_writes, core = ledger.store.loop_writes, ledger.core
-    written = None
+    """The lean decision, in this loop iteration's batch (``db/loop_commit.py``): the
+    approval's answer, a raised error, or None (the locked path decides)."""
+    loop_writes = ledger.store.loop_writes
     if loop_writes is not None:
-        written = loop_writes.run(
-            lambda conn: authorize_sqlite.decide_on_writer(core, conn, agent_id, req, digest)
-        )
-    if written is None:  # off, or the writer busy in a thread: each its own commit
-        return await run_db(ledger, lambda: ledger.authorize(agent_id, req, key_hash=digest))
-    approval = await written
-    return None if approval is None else approved(*approval)
+        outcome = await loop_writes.submit(ledger.decide_lean, (agent_id, req, digest))
+        if outcome is None:  # not a plain approval or denial
+            return None
+        if isinstance(outcome, tuple):
+            return approved(*outcome)
+    # off, or NOT_RUN (the writer was busy in a thread): its own transaction
+    return await run_db(ledger, lambda: ledger.authorize(agent_id, req, key_hash=digest))
 
 
 def _admitted_agent(request: Request, known: dict[str, Principal], digest: str, principal: Principal) -> str:

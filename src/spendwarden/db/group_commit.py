@@ -70,14 +70,6 @@ class _Batch:
             self.dbapi.rollback()
 
 
-class LoopThreadHoldsWriter(RuntimeError):
-    """A write asked for on the event loop's thread while its loop holds the writer for
-    a batch of its own: it would wait forever. Reach the writer through ``api.deps.run_db``."""
-
-    def __init__(self) -> None:
-        super().__init__("the event loop holds SQLite's writer for its batch: write from a thread (run_db)")
-
-
 class GroupCommitter:
     """Hands out write units on the writer connection; see the module docstring."""
 
@@ -96,10 +88,6 @@ class GroupCommitter:
         self._count_lock = threading.Lock()
         self._batch: _Batch | None = None
         self._released = 0  # units the last commit released
-        # The thread whose event loop holds the writer for a batch of its own
-        # (``db/loop_commit.py``), which only that loop can end: a unit asked for on that
-        # thread meanwhile would wait forever, so it is refused instead.
-        self.loop_thread: int | None = None
         self._others_waiting = 0  # threads queued in ``writer_held``
 
     def take_writer(self) -> bool:
@@ -162,8 +150,6 @@ class GroupCommitter:
 
     @contextmanager
     def unit(self) -> Iterator[Connection]:
-        if self.loop_thread == threading.get_ident():
-            raise LoopThreadHoldsWriter()
         self._acquire(unit=True)
         try:
             conn = self._connect()

@@ -43,7 +43,7 @@ class Store:
         self._group = GroupCommitter(
             self.engines.write_lock, self._writer, max_batch=max_batch, on_commit=self._committed
         )
-        # SQLite: the event loop's own write units, sharing a transaction per loop iteration.
+        # SQLite: the event loop's write requests, one transaction per loop iteration's batch.
         self.loop_writes = LoopCommitter(self._group) if loop_commit and not self.is_postgres else None
 
     @property
@@ -143,8 +143,6 @@ class Store:
                     conn.commit()
 
     def dispose(self) -> None:
-        if self.loop_writes is not None:
-            self.loop_writes.abandon()
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None

@@ -6,14 +6,17 @@ It only wires dependencies to the functions in this package; the logic lives in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy import Connection
 
 from spendwarden.clock import Clock, SystemClock
 from spendwarden.config import Settings
 from spendwarden.db.store import Store
 from spendwarden.events import SpendEvent
 from spendwarden.ledger import agents as agent_ops
-from spendwarden.ledger import holds
+from spendwarden.ledger import authorize_sqlite, holds
 from spendwarden.ledger.admin import Principal
 from spendwarden.ledger.auth import authenticate
 from spendwarden.ledger.context import LedgerCore
@@ -37,6 +40,13 @@ class Ledger:
 
     def authenticate(self, token: str | None) -> Principal:
         return authenticate(self.core, token)
+
+    def decide_lean(
+        self, conn: Connection, requests: Sequence[authorize_sqlite.Lean]
+    ) -> list[authorize_sqlite.Outcome]:
+        """SQLite: a batch of authorizations decided on the writer in the caller's
+        transaction (``db/loop_commit.py`` runs it for the event loop's requests)."""
+        return authorize_sqlite.decide_batch(self.core, conn, requests)
 
     # agent-key operations
     def authorize(
