@@ -79,6 +79,28 @@ def test_the_items_of_one_iteration_share_one_commit(store: Store) -> None:
     assert (writes.commits, writes.units) == (1, 16)
 
 
+def test_a_batch_that_others_joined_waits_one_iteration_for_more(store: Store) -> None:
+    """Requests queued together mean the loop serves several at once: the batch stays open
+    one iteration more, and the requests of that iteration join it; a lone request is
+    decided in the next iteration."""
+    work = Inserts()
+
+    async def main() -> list[object]:
+        writes = loop_writes(store)
+        first = [writes.submit(work, n) for n in (1, 2)]
+        await asyncio.sleep(0)  # the next iteration: the batch of two is still open
+        later = writes.submit(work, 3)
+        answers = [await f for f in (*first, later)]
+        lone = writes.submit(work, 4)
+        await asyncio.sleep(0)  # decided meanwhile, alone
+        answers.append(await writes.submit(work, 5))
+        answers.append(await lone)
+        return answers
+
+    assert asyncio.run(main()) == [1, 2, 3, 5, 4]
+    assert work.batches == [[1, 2, 3], [4], [5]]
+
+
 def test_nothing_is_answered_before_its_commit(store: Store) -> None:
     async def main() -> None:
         future = loop_writes(store).submit(Inserts(), 1)

@@ -45,6 +45,9 @@ class Metrics:
             ["outcome", "code"],
             registry=r,
         )
+        # The series every approval increments, looked up once (``labels`` takes a lock and
+        # checks its values on every call); it is exported at zero from the start.
+        self.approved = self.authorizations.labels("approved", "approved")
         self.alerts = Counter("spendwarden_alerts", "Alerts opened.", ["rule", "severity"], registry=r)
         self.latency = Histogram(
             "spendwarden_http_request_duration_seconds",
@@ -117,7 +120,7 @@ class MetricsMiddleware:
 
     def _authorization(self, status: int, body: bytes) -> None:
         if 200 <= status < 300:
-            self.metrics.authorizations.labels("approved", "approved").inc()
+            self.metrics.approved.inc()
             return
         try:
             code = str(orjson.loads(body)["error"]["code"])
