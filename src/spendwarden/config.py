@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     sqlite_loop_commit: bool = Field(
         True,
         description="SQLite: the authorizations the server answers in the same event-loop iteration "
-        "share one transaction and its commit (each is answered after that commit). Off: each "
-        "commits on its own.",
+        "are decided together in one transaction and share its commit (each is answered after "
+        "that commit). Off: each commits on its own.",
     )
     worker_process: bool | None = Field(
         None,
