@@ -1,14 +1,16 @@
 """The event loop's SQLite batches (``db/loop_commit.py``): the items queued in one loop
 iteration are decided together in one transaction, each caller is answered only once it is
 committed, an item's error is its caller's alone, a failing batch writes nothing and sends
-every caller its usual way, a failing commit fails every caller, a busy writer sends them
-their usual way, and the writer is never held between the loop's callbacks."""
+every caller its usual way, a failing commit fails every caller, a writer busy for a moment
+is waited for and one busy for long sends them their usual way, and the writer is never
+held between the loop's callbacks."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
-from spendwarden.db.loop_commit import NOT_RUN, LoopCommitter
+from spendwarden.db.loop_commit import BUSY_WAIT_SECONDS, NOT_RUN, LoopCommitter
 from spendwarden.db.store import Store
 
 
@@ -164,7 +166,41 @@ def test_a_failing_commit_fails_every_caller(store: Store) -> None:
         assert conn.execute(text("SELECT count(*) FROM child")).scalar() == 0
 
 
-def test_a_busy_writer_sends_each_caller_its_usual_way(store: Store) -> None:
+def test_a_batch_waits_for_a_writer_busy_for_a_moment(store: Store) -> None:
+    """A thread's short write (a checkpoint's last pass, the delivery worker) keeps the
+    batch open, and requests that come meanwhile join it; sent their usual way instead,
+    they queued in threads and made the next batches find the writer busy too."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold_writer() -> None:
+        with store.write():
+            taken.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_writer)
+    holder.start()
+    taken.wait(10)
+    work = Inserts()
+
+    async def main() -> list[object]:
+        writes = loop_writes(store)
+        first = writes.submit(work, 1)
+        await asyncio.sleep(0.005)  # the flush found the writer busy: still open
+        later = writes.submit(work, 2)
+        threading.Timer(0.005, release.set).start()
+        return [await first, await later]
+
+    try:
+        assert asyncio.run(main()) == [1, 2]
+    finally:
+        release.set()
+        holder.join()
+    assert work.batches == [[1, 2]] and committed(store) == [1, 2]
+
+
+def test_a_writer_busy_for_long_sends_each_caller_its_usual_way(store: Store) -> None:
+    """Past ``BUSY_WAIT_SECONDS`` (a bulk import holding the writer, say) the callers go
+    their usual way: the threads' queue for the writer is fair."""
     taken, release = threading.Event(), threading.Event()
 
     def hold_writer() -> None:
@@ -181,7 +217,9 @@ def test_a_busy_writer_sends_each_caller_its_usual_way(store: Store) -> None:
         async def main() -> list[object]:
             return await asyncio.gather(answer(store, work, 1), answer(store, work, 2))
 
+        started = time.monotonic()
         assert asyncio.run(main()) == [NOT_RUN, NOT_RUN]
+        assert time.monotonic() - started >= BUSY_WAIT_SECONDS  # it waited first
     finally:
         release.set()
         holder.join()
