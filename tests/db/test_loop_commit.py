@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,26 @@ class Inserts:
         if self.raise_after:
             raise sqlite3.OperationalError("the batch broke after writing")
         return [ValueError(f"refused {n}") if n < 0 else n for n in items]
+
+
+@contextmanager
+def writer_held_by_a_thread(store: Store) -> Iterator[threading.Event]:
+    """Another thread holds the writer until the event is set (or the block ends)."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold_writer() -> None:
+        with store.write():
+            taken.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_writer)
+    holder.start()
+    taken.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        holder.join()
 
 
 async def answer(store: Store, work: Inserts, n: int) -> object:
@@ -170,49 +191,26 @@ def test_a_batch_waits_for_a_writer_busy_for_a_moment(store: Store) -> None:
     """A thread's short write (a checkpoint's last pass, the delivery worker) keeps the
     batch open, and requests that come meanwhile join it; sent their usual way instead,
     they queued in threads and made the next batches find the writer busy too."""
-    taken, release = threading.Event(), threading.Event()
-
-    def hold_writer() -> None:
-        with store.write():
-            taken.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold_writer)
-    holder.start()
-    taken.wait(10)
     work = Inserts()
+    with writer_held_by_a_thread(store) as release:
 
-    async def main() -> list[object]:
-        writes = loop_writes(store)
-        first = writes.submit(work, 1)
-        await asyncio.sleep(0.005)  # the flush found the writer busy: still open
-        later = writes.submit(work, 2)
-        threading.Timer(0.005, release.set).start()
-        return [await first, await later]
+        async def main() -> list[object]:
+            writes = loop_writes(store)
+            first = writes.submit(work, 1)
+            await asyncio.sleep(0.005)  # the flush found the writer busy: still open
+            later = writes.submit(work, 2)
+            threading.Timer(0.005, release.set).start()
+            return [await first, await later]
 
-    try:
         assert asyncio.run(main()) == [1, 2]
-    finally:
-        release.set()
-        holder.join()
     assert work.batches == [[1, 2]] and committed(store) == [1, 2]
 
 
 def test_a_writer_busy_for_long_sends_each_caller_its_usual_way(store: Store) -> None:
     """Past ``BUSY_WAIT_SECONDS`` (a bulk import holding the writer, say) the callers go
     their usual way: the threads' queue for the writer is fair."""
-    taken, release = threading.Event(), threading.Event()
-
-    def hold_writer() -> None:
-        with store.write():
-            taken.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold_writer)
-    holder.start()
-    taken.wait(10)
     work = Inserts()
-    try:
+    with writer_held_by_a_thread(store):
 
         async def main() -> list[object]:
             return await asyncio.gather(answer(store, work, 1), answer(store, work, 2))
@@ -220,9 +218,6 @@ def test_a_writer_busy_for_long_sends_each_caller_its_usual_way(store: Store) ->
         started = time.monotonic()
         assert asyncio.run(main()) == [NOT_RUN, NOT_RUN]
         assert time.monotonic() - started >= BUSY_WAIT_SECONDS  # it waited first
-    finally:
-        release.set()
-        holder.join()
     assert committed(store) == [] and work.batches == []
 
 
