@@ -6,7 +6,7 @@ Measures, in one run per backend:
   * p50/p99 latency at half the no-op rate (open-loop, paced clients) — target p99 ≤ 10 ms;
   * one client in sequence: p50 — target ≤ 1 ms;
   * in-process (embedded) authorizations/s, one caller and 16 concurrent callers
-    (SQLite group-commits concurrent callers) — target ≥ 10,000/s.
+    (threads: each its own transaction under SQLite's one writer) — target ≥ 10,000/s.
 
 On PostgreSQL the in-process figures are also taken on the locked path (four round trips
 per authorization instead of ``spendwarden_authorize``'s one) in the same run;
@@ -14,9 +14,9 @@ per authorization instead of ``spendwarden_authorize``'s one) in the same run;
 of ``spendwarden_authorize_batch`` and its commit (``authorize_batch_size``, migration
 0010); the same run also times 16 callers in process and the wrk load over HTTP with
 ``authorize_batch_size=1`` (every authorization its own call and commit), for the A/B.
-On SQLite the authorizations the server answers in one event-loop iteration share a
-transaction (``sqlite_loop_commit``, ``db/loop_commit.py``); the same run also times wrk
-with it off.
+On SQLite the authorizations the server answers in one event-loop iteration are decided
+as one batch in one transaction (``sqlite_loop_commit``, ``db/loop_commit.py``); the same
+run also times wrk with it off.
 
 ``--sqlite-synchronous full`` runs SQLite with an fsync per commit (concurrent writes then
 share commits: group commit); the default is the server's, ``normal``.
