@@ -20,6 +20,7 @@ from spendwarden.api.app import create_app
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import AuthorizeBody
 from spendwarden.config import Settings
+from spendwarden.interpreter import tune_for_serving
 from spendwarden.runtime import build_runtime
 
 
@@ -43,6 +44,7 @@ def main() -> None:
     runtime = build_runtime(Settings(database_url=args.database, admin_token=args.admin_token))
     app = create_app(runtime)
     add_noop(app)
+    tune_for_serving(runtime.settings)  # as ``spendwarden serve`` does
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error", access_log=False)
 
 

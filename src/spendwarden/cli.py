@@ -93,6 +93,7 @@ def serve(
     import uvicorn
 
     from spendwarden.api.app import create_app
+    from spendwarden.interpreter import tune_for_serving
     from spendwarden.ledger.admin import ensure_admin_token
     from spendwarden.worker_process import NeedsPostgres, WorkerChild
 
@@ -102,8 +103,6 @@ def serve(
     if token:
         console.print("[bold yellow]Admin token (shown once, stored only as a hash):[/bold yellow]")
         console.print(token, soft_wrap=True)
-    if settings.gil_switch_interval_ms:
-        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     if settings.warm_on_start:
         from spendwarden.db.warm import warm_in_background
 
@@ -120,8 +119,10 @@ def serve(
     if child is not None:
         child.start()
     try:
+        served = create_app(runtime, run_workers=workers, run_periodic=child is None)
+        tune_for_serving(settings)
         uvicorn.run(
-            create_app(runtime, run_workers=workers, run_periodic=child is None),
+            served,
             host=bind_host,
             port=bind_port,
             log_level=log_level,
@@ -143,10 +144,12 @@ def worker(
     `serve` starts for it on PostgreSQL. Each job runs under its own leader lock, so any
     number of these share the work. PostgreSQL only. Stops on SIGTERM or Ctrl-C after the
     step in progress."""
+    from spendwarden.interpreter import tune_for_serving
     from spendwarden.worker_process import NeedsPostgres, run_worker
 
     runtime = runtime_for(database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    tune_for_serving(runtime.settings)
     try:
         run_worker(runtime, watch_parent=sys.stdin.buffer if watch_parent else None)
     except NeedsPostgres as exc:

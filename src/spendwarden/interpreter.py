@@ -1,0 +1,31 @@
+"""The interpreter's settings for a long-running process: ``spendwarden serve``,
+``spendwarden worker`` and the benchmarks' server apply the same ones, once everything
+they serve with is built.
+
+* ``gil_switch_interval_ms``: how long a busy thread may keep the GIL (Python's 5 ms by
+  default), for background work that stretches request latency.
+* ``gc_freeze``: the objects alive once the process is ready (modules, the app and its
+  routes, the ORM's tables, a few hundred thousand) are moved out of the cyclic garbage
+  collector's reach with ``gc.freeze()``. Python's full collections walk every tracked
+  object; under 4,700 authorizations/s they ran about once a second and paused the server
+  55-65 ms each, collecting nothing, which was the whole of p99 (57 ms; 6.9 ms frozen, the
+  same run otherwise; docs/BENCHMARKS.md, stop 23). Frozen objects are still freed by
+  reference counting; only a cycle among them that becomes garbage later stays, and these
+  live as long as the process anyway.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+
+from spendwarden.config import Settings
+
+
+def tune_for_serving(settings: Settings) -> None:
+    """Apply the process settings; call it last, just before serving."""
+    if settings.gil_switch_interval_ms:
+        sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    if settings.gc_freeze:
+        gc.collect()  # what is garbage now is not frozen with the rest
+        gc.freeze()
