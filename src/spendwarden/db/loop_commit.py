@@ -114,11 +114,14 @@ class LoopCommitter:
     def _flush(self, queued: _Queued[Any, Any]) -> None:
         committer = self._committer
         taken = committer.take_writer()
-        if not taken and queued.busy_since is None:
-            queued.busy_since = queued.loop.time()
-        if not taken and queued.loop.time() - queued.busy_since < BUSY_WAIT_SECONDS:  # type: ignore[operator]
-            queued.loop.call_later(BUSY_RETRY_SECONDS, self._flush, queued)  # still open: others join
-            return
+        if not taken:
+            now = queued.loop.time()
+            since = queued.busy_since
+            if since is None:
+                since = queued.busy_since = now
+            if now - since < BUSY_WAIT_SECONDS:
+                queued.loop.call_later(BUSY_RETRY_SECONDS, self._flush, queued)  # still open: others join
+                return
         del self._queued[(queued.work, queued.loop)]
         live = [(item, f) for item, f in zip(queued.items, queued.futures, strict=True) if not f.done()]
         futures = [f for _, f in live]
