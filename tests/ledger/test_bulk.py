@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 from typing import Any
 
@@ -173,3 +174,20 @@ def test_prefetched_counters_answer_only_what_was_prefetched() -> None:
     assert _known_counters(known, keys) == {"hourly": (5, 1)}
     assert _known_counters(known, {**keys, "weekly": "w1"}) is None  # not prefetched: read it
     assert _known_counters(None, keys) is None
+
+
+def test_a_batch_runs_with_the_cyclic_collector_paused(runtime: Runtime) -> None:
+    """Its rows live until it ends, so collections would only walk them again
+    (``interpreter.paused_gc``); the collector is back once the batch is recorded."""
+    make_agent(runtime.ledger, "bulk")
+    seen: list[bool] = []
+    runtime.ledger.core.publishers.append(lambda _events: seen.append(gc.isenabled()))
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        result = record_batch(runtime.ledger.core, [spend("bulk", "0.01"), spend("bulk", "0.02")])
+        assert len(result.accepted) == 2
+        assert seen and not any(seen) and gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()

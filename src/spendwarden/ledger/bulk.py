@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from spendwarden.clock import iso_us
 from spendwarden.db import hot
 from spendwarden.events import SpendEvent
+from spendwarden.interpreter import paused_gc
 from spendwarden.ledger.chain import TXN_COLUMNS, TXN_INDEX
 from spendwarden.ledger.context import Emitted, LedgerCore, TxContext, observe_batch
 from spendwarden.ledger.horizon import GRACE_US
@@ -78,14 +79,15 @@ EVENTS_PER_TRANSACTION = 50_000
 def record_batch(core: LedgerCore, events: list[SpendEvent]) -> BatchResult:
     """Record ``events`` exactly once each; a bad or unknown-agent event never fails the rest."""
     result = BatchResult()
-    groups = _first_of_each_by_agent(events, result)
-    for chunk in _chunks(groups):
-        try:
-            _record_agents(core, chunk, result)
-        except (IntegrityError, psycopg.IntegrityError):
-            # Another writer recorded one of these external ids between our check and our
-            # insert; the retry (a fresh transaction) sees its row and counts ours a duplicate.
-            _record_agents(core, chunk, result)
+    with paused_gc():  # the batch's rows live until it ends: collections only walk them again
+        groups = _first_of_each_by_agent(events, result)
+        for chunk in _chunks(groups):
+            try:
+                _record_agents(core, chunk, result)
+            except (IntegrityError, psycopg.IntegrityError):
+                # Another writer recorded one of these external ids between our check and our
+                # insert; the retry (a fresh transaction) sees its row and counts ours a duplicate.
+                _record_agents(core, chunk, result)
     return result
 
 
