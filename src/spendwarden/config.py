@@ -123,6 +123,14 @@ class Settings(BaseSettings):
         "(`gc.freeze`). Without it each full collection paused the server 55-65 ms under load, "
         "about once a second.",
     )
+    gc_young_threshold: int = Field(
+        20_000,
+        ge=0,
+        description="`serve` and `worker`: allocations between the garbage collector's "
+        "young-generation collections (Python's default 700; 0 keeps it). Each collection walks "
+        "the objects a request has not yet let go; at 20,000 a server carried ~5 % more "
+        "authorizations a second.",
+    )
     analytics_minute_retention_days: int = Field(
         7, ge=1, description="Per-minute rollups are pruned after this many days (hourly and daily are kept)."
     )

@@ -12,6 +12,10 @@ they serve with is built.
   same run otherwise; docs/BENCHMARKS.md, stop 23). Frozen objects are still freed by
   reference counting; only a cycle among them that becomes garbage later stays, and these
   live as long as the process anyway.
+* ``gc_young_threshold``: allocations between young-generation collections, 20,000 instead
+  of Python's 700. Each collection walks what the requests under way still hold; over HTTP
+  that made ~5 % more authorizations a second (5,917-6,027 -> 6,266-6,370 req/s, the no-op
+  1-3 %). Garbage in cycles waits a little longer to be freed.
 
 ``paused_gc`` is for bulk work that allocates many objects and keeps them until it is done
 (a batch of 50,000 ledger rows): each young-generation collection walks the batch's
@@ -35,6 +39,8 @@ def tune_for_serving(settings: Settings) -> None:
     """Apply the process settings; call it last, just before serving."""
     if settings.gil_switch_interval_ms:
         sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    if settings.gc_young_threshold:
+        gc.set_threshold(settings.gc_young_threshold, *gc.get_threshold()[1:])
     if settings.gc_freeze:
         gc.collect()  # what is garbage now is not frozen with the rest
         gc.freeze()

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,14 @@ from spendwarden.cli import app
 
 
 @pytest.fixture(autouse=True)
-def frozen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def frozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """``gc.freeze`` recorded, not done: frozen, this test process would keep every cycle
-    of the tests after it."""
+    of the tests after it. The collector's thresholds are restored after each test."""
     calls: list[str] = []
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
-    return calls
+    threshold = gc.get_threshold()
+    yield calls
+    gc.set_threshold(*threshold)
 
 
 def test_serve_sets_the_gil_switch_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,6 +60,20 @@ def test_serve_freezes_what_lives_as_long_as_the_process_before_serving(
     result = CliRunner().invoke(app, ["serve", "--database", f"sqlite:///{tmp_path / 'sw.db'}"])
     assert result.exit_code == 0, result.output
     assert order == (["freeze", "FastAPI"] if on else ["FastAPI"])
+
+
+@pytest.mark.parametrize(("setting", "young"), [("50000", 50_000), ("0", 700)])
+def test_serve_sets_the_collectors_young_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, young: int
+) -> None:
+    gc.set_threshold(700, 10, 10)  # Python's defaults
+    seen: list[tuple[int, int, int]] = []
+    monkeypatch.setattr("uvicorn.run", lambda *_args, **_kwargs: seen.append(gc.get_threshold()))
+    monkeypatch.setenv("SPENDWARDEN_GC_YOUNG_THRESHOLD", setting)
+    monkeypatch.setenv("SPENDWARDEN_ADMIN_TOKEN", "serve-settings-admin-token-0123456789")
+    result = CliRunner().invoke(app, ["serve", "--database", f"sqlite:///{tmp_path / 'sw.db'}"])
+    assert result.exit_code == 0, result.output
+    assert seen == [(young, 10, 10)]
 
 
 def test_a_frozen_interpreter_collects_only_what_came_after() -> None:
