@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from spendwarden import interpreter
 from spendwarden.interpreter import paused_gc
 
 
@@ -70,3 +71,18 @@ def test_overlapping_pauses_in_threads_end_with_the_last() -> None:
         t.join(5)
     assert seen == [False]
     assert gc.isenabled()
+
+
+def test_pauses_that_overlap_for_long_still_collect_now_and_then(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bulk imports from two threads, back to back, would keep the collector off for good:
+    past ``LONGEST_PAUSE_SECONDS`` a pause that ends while another goes on collects."""
+    gc.enable()
+    collected: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collected.append(1) or 0)
+    monkeypatch.setattr(interpreter, "LONGEST_PAUSE_SECONDS", 0.0)
+    with paused_gc():
+        with paused_gc():
+            pass
+        assert collected == [1]  # the inner one ended while the outer went on
+        assert not gc.isenabled()
+    assert collected == [1] and gc.isenabled()  # the last one re-enables instead

@@ -21,7 +21,8 @@ they serve with is built.
 (a batch of 50,000 ledger rows): each young-generation collection walks the batch's
 survivors again, and over the bulk path that was ~17 % of its time (37,000 -> 44,000
 events/s paused; docs/BENCHMARKS.md, stop 23). Reference counting frees what it can
-meanwhile; cycles wait for the collection after the pause.
+meanwhile; cycles wait for the collection after the pause, and pauses that overlap without
+a gap for long (bulk imports from several threads) collect now and then.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,22 +51,36 @@ def tune_for_serving(settings: Settings) -> None:
 _pause_lock = threading.Lock()
 _pauses = 0  # bulk batches under way with the collector paused (threads may overlap)
 _was_enabled = False
+_paused_since = 0.0  # when the collector last ran, or was paused, while pauses overlap
+# Pauses that overlap without a gap (bulk imports from several threads, back to back) would
+# keep the collector off for good, and cycles would pile up: past this, a batch that ends
+# while others go on collects once.
+LONGEST_PAUSE_SECONDS = 10.0
 
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """The cyclic garbage collector off while the block runs; it is back on (if it was on
-    before the first of overlapping pauses) when the last one ends, and collects then."""
-    global _pauses, _was_enabled
+    before the first of overlapping pauses) when the last one ends. While pauses overlap
+    for longer than ``LONGEST_PAUSE_SECONDS``, the next one to end collects."""
+    global _pauses, _was_enabled, _paused_since
     with _pause_lock:
         if _pauses == 0:
             _was_enabled = gc.isenabled()
+            _paused_since = time.monotonic()
             gc.disable()
         _pauses += 1
     try:
         yield
     finally:
+        collect = False
         with _pause_lock:
             _pauses -= 1
-            if _pauses == 0 and _was_enabled:
-                gc.enable()
+            if _pauses == 0:
+                if _was_enabled:
+                    gc.enable()
+            elif _was_enabled and time.monotonic() - _paused_since > LONGEST_PAUSE_SECONDS:
+                _paused_since = time.monotonic()
+                collect = True
+        if collect:
+            gc.collect()
