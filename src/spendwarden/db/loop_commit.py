@@ -136,16 +136,12 @@ class LoopCommitter:
             outcomes = self._decide(queued.work, items)
         finally:
             committer.give_back_writer()
-        if isinstance(outcomes, BaseException):  # the commit failed: nothing was written
-            for future in futures:
-                if not future.done():
-                    future.set_exception(outcomes)
-            return
         _answer(futures, outcomes)
 
-    def _decide(self, work: BatchWork[Any, Any], items: list[Any]) -> Sequence[Any] | BaseException:
+    def _decide(self, work: BatchWork[Any, Any], items: list[Any]) -> Sequence[Any]:
         """The batch's outcomes, committed; ``NOT_RUN`` for each when the work raised (rolled
-        back); the commit's error when the commit failed. The writer is taken."""
+        back); the commit's error for each when the commit failed (nothing was written). The
+        writer is taken."""
         committer = self._committer
         try:
             batch = committer.open_batch()
@@ -163,7 +159,7 @@ class LoopCommitter:
             raise
         error = committer.end_batch(batch, commit=True)
         if error is not None:
-            return error
+            return [error] * len(items)
         self.commits += 1
         self.units += len(items)
         return outcomes
@@ -173,7 +169,7 @@ def _answer(futures: list[asyncio.Future[Any]], outcomes: Sequence[Any]) -> None
     for future, outcome in zip(futures, outcomes, strict=True):
         if future.done():  # its caller was cancelled meanwhile
             continue
-        if isinstance(outcome, Exception):
+        if isinstance(outcome, BaseException):
             future.set_exception(outcome)
         else:
             future.set_result(outcome)

@@ -60,7 +60,7 @@ _READ = (
 _INSERT_HOLD = (
     f"INSERT INTO holds ({', '.join(hot.HOLD_COLUMNS)}) VALUES ({', '.join('?' * len(hot.HOLD_COLUMNS))})"
 )
-_MOVE_HELD = "UPDATE agent_state SET held = ?, updated_at = ? WHERE agent_id = ?"
+_ADD_HELD = "UPDATE agent_state SET held = held + ?, updated_at = ? WHERE agent_id = ?"
 _ADD_TASK_HELD = (
     "INSERT INTO spend_counters (agent_id, scope, period, amount, held, count)"
     " VALUES (?, 'per_task', ?, 0, ?, 0)"
@@ -110,9 +110,10 @@ def decide_batch(core: LedgerCore, conn: Connection, requests: Sequence[Lean]) -
     known_agents = core.known_agents
     dbapi = hot.raw(conn)
     execute = dbapi.execute
-    held_by_agent: dict[str, int] = {}  # the agent's held after this batch's approvals so far
-    held_by_task: dict[tuple[str, str], int] = {}  # and the task's
-    task_added: dict[tuple[str, str], int] = {}  # what the approvals add to each task's held
+    # What this batch's approvals so far add to each agent's and each task's held: the
+    # rows are written only at the end, so every read still sees the held before the batch.
+    added_by_agent: dict[str, int] = {}
+    added_by_task: dict[tuple[str, str], int] = {}
     outcomes: list[Outcome] = []
     holds: list[tuple[Any, ...]] = []
     for agent_id, req, key_hash in requests:
@@ -130,14 +131,10 @@ def decide_batch(core: LedgerCore, conn: Connection, requests: Sequence[Lean]) -
         if policy_violation(known.policy, vendor=req.vendor, rail=req.rail, tool=req.tool) is not None:
             outcomes.append(None)
             continue
-        held = held_by_agent.get(agent_id)
-        if held is None:
-            held = int(row[3])
+        held = int(row[3]) + added_by_agent.get(agent_id, 0)
         committed = {cap: int(row[4 + i] or 0) + held for i, cap in enumerate(WINDOW_CAPS)}
-        task_held = 0
         if task:
-            task_key = (agent_id, task)
-            task_held = held_by_task[task_key] if task_key in held_by_task else int(row[10] or 0)
+            task_held = int(row[10] or 0) + added_by_task.get((agent_id, task), 0)
             committed["per_task"] = int(row[9] or 0) + task_held
         denial = first_denial(known.caps, committed, req.amount)
         if denial is not None:
@@ -145,14 +142,13 @@ def decide_batch(core: LedgerCore, conn: Connection, requests: Sequence[Lean]) -
             continue
         hold = new_hold(agent_id, req, now_us, req.ttl_seconds or ttl)
         holds.append(tuple(hold[column] for column in hot.HOLD_COLUMNS))
-        held_by_agent[agent_id] = held + req.amount
+        added_by_agent[agent_id] = added_by_agent.get(agent_id, 0) + req.amount
         if task:
-            held_by_task[task_key] = task_held + req.amount
-            task_added[task_key] = task_added.get(task_key, 0) + req.amount
+            added_by_task[(agent_id, task)] = added_by_task.get((agent_id, task), 0) + req.amount
         outcomes.append((hold, known.caps, committed))
     if holds:
         dbapi.executemany(_INSERT_HOLD, holds)
-        dbapi.executemany(_MOVE_HELD, [(held, now_us, agent) for agent, held in held_by_agent.items()])
-        if task_added:
-            dbapi.executemany(_ADD_TASK_HELD, [(a, task, delta) for (a, task), delta in task_added.items()])
+        dbapi.executemany(_ADD_HELD, [(added, now_us, agent) for agent, added in added_by_agent.items()])
+        if added_by_task:
+            dbapi.executemany(_ADD_TASK_HELD, [(a, t, added) for (a, t), added in added_by_task.items()])
     return outcomes
