@@ -30,9 +30,20 @@ async def noop(request: Request) -> FastJSON:
     return FastJSON({"id": "noop", "status": "approved", "headroom": {}})
 
 
+async def batches(request: Request) -> FastJSON:
+    """How many calls PostgreSQL's batches of the fast route held (``db/pg_batch.py``)."""
+    connections = request.app.state.pg_connections
+    batcher = None if connections is None else connections.batcher
+    if batcher is None:
+        return FastJSON({"batches": 0, "batched": 0})
+    return FastJSON({"batches": batcher.batches, "batched": batcher.batched})
+
+
 def add_noop(app: Starlette) -> None:
-    """``POST /bench/noop``, matched first as the fast authorize route is."""
+    """``POST /bench/noop``, matched first as the fast authorize route is, and
+    ``GET /bench/batches``."""
     app.router.routes.insert(0, Route("/bench/noop", noop, methods=["POST"]))
+    app.router.routes.insert(1, Route("/bench/batches", batches, methods=["GET"]))
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ Usage: python -m bench.authorize [--backend sqlite|postgres|both] [--seconds 8] 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import multiprocessing as mp
@@ -50,8 +51,10 @@ from bench._common import database, machine, percentile, server
 from spendwarden.config import Settings
 from spendwarden.db import hot
 from spendwarden.ledger.agents import AgentSpec
+from spendwarden.ledger.on_loop import LoopAuthorizer
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.runtime import Runtime, build_runtime
+from spendwarden.sdk import AsyncClient
 
 ADMIN = "bench-admin-token-0123456789abcdef"
 BODY = {"amount_usd": "0.000100", "vendor": "openai", "tool": "chat", "model": "gpt-4o-mini"}
@@ -242,6 +245,47 @@ def in_process(
     return n / elapsed
 
 
+def in_process_on_loop(database_url: str, tasks: int, n: int = 20000, *, sdk: bool = False) -> float:
+    """Embedded authorizations/s from ``tasks`` concurrent asyncio tasks on one event loop
+    (``asyncio.run``, no GC tuning: as an asyncio agent program would call it), through
+    ``ledger.on_loop.LoopAuthorizer`` over the agents, or with ``sdk`` through one
+    ``AsyncClient.embedded`` of one agent, as an agent program holds it (body validation,
+    errors and the answer's model included)."""
+    settings = Settings(database_url=database_url, admin_token=ADMIN)
+    runtime = build_runtime(settings)
+    ledger = runtime.ledger
+    for i in range(AGENTS):
+        ledger.create_agent(AgentSpec(id=f"inproc-{i}", tier="custom", caps={"daily": 10**15}), "bench")
+    req = AuthorizeRequest(amount=100, vendor="openai", tool="chat", model="gpt-4o-mini")
+
+    async def timed() -> float:
+        authorizer = LoopAuthorizer(ledger)
+        client = AsyncClient.embedded(runtime=runtime, agent_id="inproc-0")
+
+        async def call(i: int) -> None:
+            if sdk:
+                await client.authorize("0.0001", vendor="openai", tool="chat", model="gpt-4o-mini")
+            else:
+                await authorizer.authorize(f"inproc-{i % AGENTS}", req)
+
+        async def caller(offset: int, count: int) -> None:
+            for i in range(offset, count, tasks):
+                await call(i)
+
+        await asyncio.gather(*(caller(t, 500) for t in range(tasks)))  # warm: connections, statements
+        start = time.perf_counter()
+        await asyncio.gather(*(caller(t, n) for t in range(tasks)))
+        elapsed = time.perf_counter() - start
+        await authorizer.aclose()
+        await client.aclose()  # closes its connections; the runtime was given, so it stays open
+        return n / elapsed
+
+    try:
+        return asyncio.run(timed())
+    finally:
+        runtime.close()
+
+
 def bare_insert(runtime: Runtime, n: int) -> float:
     """The floor of any durable authorization: one ``holds`` row inserted and committed per
     call, by one caller on the raw driver of the same database (same settings, no logic,
@@ -297,6 +341,9 @@ def run(backend: str, seconds: int) -> dict[str, float]:
     for threads in (1, INPROC_THREADS):
         with database(backend) as url:
             results[f"inproc_{threads}"] = in_process(url, threads, bare=results if threads == 1 else None)
+    for sdk in (False, True):
+        with database(backend) as url:
+            results[f"inproc_loop{'_sdk' if sdk else ''}"] = in_process_on_loop(url, INPROC_THREADS, sdk=sdk)
         if backend == "postgres":  # the locked path, four round trips, in the same run
             with database(backend) as url:
                 results[f"inproc_locked_{threads}"] = in_process(url, threads, in_database=False)
@@ -367,7 +414,8 @@ def main() -> None:
         "p50/p99 ms at half its own max rate",
         "1 client p50/p99 ms (p50≤1)",
         "in-process /s, 1 caller",
-        f"in-process /s, {INPROC_THREADS} callers (≥10,000)",
+        f"in-process /s, {INPROC_THREADS} threads",
+        f"in-process /s, {INPROC_THREADS} asyncio tasks (≥10,000); through AsyncClient",
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -378,7 +426,7 @@ def main() -> None:
             f"{r['wrk_half_p50_ms']:.2f} / {r['wrk_half_p99_ms']:.2f} (at {r['wrk_half_rate']:,.0f}/s) | "
             f"{r['own_half_p50_ms']:.2f} / {r['own_half_p99_ms']:.2f} (at {r['own_half_rate']:,.0f}/s) | "
             f"{r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} | {r['inproc_1']:,.0f} | "
-            f"{r[f'inproc_{INPROC_THREADS}']:,.0f} |"
+            f"{r[f'inproc_{INPROC_THREADS}']:,.0f} | {r['inproc_loop']:,.0f}; {r['inproc_loop_sdk']:,.0f} |"
         )
     for backend, r in rows:
         print(

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from spendwarden.api import fast
 from spendwarden.clock import FrozenClock
 from spendwarden.db import pg_authorize
 from spendwarden.db.pg_authorize import AuthorizeCall, DatabaseDecision
+from spendwarden.ledger import on_loop as on_loop_module
 from spendwarden.runtime import Runtime
 from tests.api.authorize_scenarios import (
     authorize,
@@ -33,7 +33,7 @@ def on_loop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What each event-loop authorization answered: approved, a raised error's code, or
     ``blocking`` when it handed the request to the blocking path."""
     seen: list[str] = []
-    real = fast.try_authorize_async
+    real = on_loop_module.try_authorize_async
 
     async def spy(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
         try:
@@ -44,7 +44,7 @@ def on_loop(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append("blocking" if body is None else body["status"])
         return body
 
-    monkeypatch.setattr(fast, "try_authorize_async", spy)
+    monkeypatch.setattr(on_loop_module, "try_authorize_async", spy)
     return seen
 
 

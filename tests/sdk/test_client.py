@@ -3,6 +3,7 @@ on SQLite and PostgreSQL: the same calls, the same answers, the same exceptions.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -141,6 +142,31 @@ async def test_async_client(sdk_runtime: Runtime, make_async: Callable[[str], As
         assert info.value.cap == "daily"
         await client.void((await client.authorize("0.01")).id)
         assert (await client.me())["held"] == "0.000000"
+
+
+async def test_async_embedded_authorizes_on_the_callers_loop(sdk_runtime: Runtime) -> None:
+    """Embedded ``AsyncClient``: authorizations are decided on the caller's loop, batched
+    with the other tasks' (no thread each), never past a cap; the key is still checked on
+    every call, so a revoked key is refused on the very next one."""
+    key = create_embedded_agent(sdk_runtime, "bot", tier="custom", caps={"daily": "0.50"})
+    async with AsyncClient.embedded(runtime=sdk_runtime, key=key) as client:
+        results = await asyncio.gather(*(client.authorize("0.01") for _ in range(80)), return_exceptions=True)
+        refused = [r for r in results if isinstance(r, BaseException)]
+        assert len(results) - len(refused) == 50
+        assert all(isinstance(r, CapExceeded) for r in refused)
+        assert client._transport._authorizer.on_its_loop()
+        if sdk_runtime.store.is_postgres:
+            connections = client._transport._authorizer._connections
+            assert connections is not None and connections.batcher is not None
+            assert connections.batcher.batched > 0
+        await client.void(next(r for r in results if not isinstance(r, BaseException)).id)
+        assert (await client.authorize("0.01")).status == "approved"
+        with sdk_runtime.store.read() as conn:
+            key_row = q.list_keys(conn, "bot")[0]
+        sdk_runtime.ledger.revoke_key("bot", key_row["id"], "test", "rotation")
+        with pytest.raises(KeyRevoked):
+            await client.authorize("0.01")
+    assert sdk_runtime.ledger.view("bot")["held"] == "0.500000"
 
 
 def test_embedded_quickstart_on_a_file(tmp_path: Path) -> None:

@@ -6,14 +6,13 @@ thread pool, and each such hop costs more than an authorization's own SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-import anyio
 from fastapi import Depends, Header, Request
 
 from spendwarden.errors import Forbidden, Unauthenticated
 from spendwarden.ledger.admin import Principal
+from spendwarden.ledger.on_loop import run_db
 from spendwarden.ledger.service import Ledger
 from spendwarden.runtime import Runtime
 
@@ -22,8 +21,6 @@ async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
-
-T = TypeVar("T")
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
@@ -48,16 +45,6 @@ def bearer_token(request: Request) -> str | None:
         from_cookie: str | None = cookie_auth(request)
         return from_cookie
     return None
-
-
-async def run_db(ledger: Ledger, work: Callable[[], T]) -> T:
-    """Run blocking database work for a request. SQLite answers in microseconds, so the
-    work runs inline (a thread-pool hop costs more than the SQL) unless its one writer is
-    busy (a bulk batch), when waiting inline would stall the event loop; PostgreSQL waits
-    on the network, so its work goes to the thread pool and requests overlap."""
-    if ledger.store.is_postgres or ledger.store.engines.write_lock.locked():
-        return await anyio.to_thread.run_sync(work)
-    return work()
 
 
 async def get_principal(request: Request, ledger: LedgerDep) -> Principal:

@@ -34,17 +34,16 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from spendwarden.api.convert import authorize_request
-from spendwarden.api.deps import admit, bearer_token, ensure_agent, resolve_principal, run_db
+from spendwarden.api.deps import admit, bearer_token, ensure_agent, resolve_principal
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import AuthorizeBody
 from spendwarden.db.pg_authorize import AsyncConnections
 from spendwarden.ledger.admin import Principal
-from spendwarden.ledger.approval import KeyRefused, approved
+from spendwarden.ledger.approval import KeyRefused
 from spendwarden.ledger.auth import authenticate_agent_async
-from spendwarden.ledger.authorize_pg import try_authorize_async
 from spendwarden.ledger.keys import hash_secret
+from spendwarden.ledger.on_loop import decide_on_loop, run_db
 from spendwarden.ledger.service import Ledger
-from spendwarden.ledger.types import AuthorizeRequest
 
 PATH = "/v1/authorize"
 # Agent keys remembered by hash, for the one-round-trip authorization: ~300 bytes each, so a
@@ -136,9 +135,7 @@ async def _in_database(
             return None
     agent_id = _admitted_agent(request, known, digest, principal)
     try:
-        return await try_authorize_async(
-            ledger.core, connections.decide, agent_id, authorize_request(body), key_hash=digest
-        )
+        return await decide_on_loop(ledger, connections, agent_id, authorize_request(body), digest)
     except KeyRefused:
         known.pop(digest, None)
         async with connections.connection() as conn:
@@ -166,27 +163,11 @@ async def _on_sqlite_writer(request: Request, ledger: Ledger, body: AuthorizeBod
         return None
     agent_id = _admitted_agent(request, known, digest, principal)
     try:
-        return await _lean_on_sqlite(ledger, agent_id, authorize_request(body), digest)
+        return await decide_on_loop(ledger, None, agent_id, authorize_request(body), digest)
     except KeyRefused:
         known.pop(digest, None)
         await run_db(ledger, lambda: ledger.authenticate(token))  # raises what the key earned
         return None  # valid again (a race with a change): the blocking path decides
-
-
-async def _lean_on_sqlite(
-    ledger: Ledger, agent_id: str, req: AuthorizeRequest, digest: str
-) -> dict[str, Any] | None:
-    """The lean decision, in this loop iteration's batch (``db/loop_commit.py``): the
-    approval's answer, a raised error, or None (the locked path decides)."""
-    loop_writes = ledger.store.loop_writes
-    if loop_writes is not None:
-        outcome = await loop_writes.submit(ledger.decide_lean, (agent_id, req, digest))
-        if outcome is None:  # not a plain approval or denial
-            return None
-        if isinstance(outcome, tuple):
-            return approved(*outcome)
-    # off, or NOT_RUN (the writer was busy in a thread): its own transaction
-    return await run_db(ledger, lambda: ledger.authorize(agent_id, req, key_hash=digest))
 
 
 def _admitted_agent(request: Request, known: dict[str, Principal], digest: str, principal: Principal) -> str:

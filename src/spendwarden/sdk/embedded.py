@@ -127,15 +127,60 @@ class EmbeddedTransport:
 
 
 class AsyncEmbeddedTransport:
-    """The embedded transport for ``AsyncClient``: ledger calls run in a worker thread."""
+    """The embedded transport for ``AsyncClient``. Authorizations are decided on the
+    caller's event loop, as the server's fast route decides them (``ledger.on_loop``): no
+    thread, and on PostgreSQL in one call and one commit with the authorizations other
+    tasks await at the same time. Everything else, and what that path does not decide (an
+    idempotency key, a halted agent, a policy refusal), runs in a worker thread.
+
+    With a key, the key's agent is looked up once; after that the key is checked inside
+    each authorization, so a revoked key is still refused on the very next call."""
 
     def __init__(self, inner: EmbeddedTransport) -> None:
+        from spendwarden.ledger.keys import hash_secret
+        from spendwarden.ledger.on_loop import LoopAuthorizer
+
         self.inner = inner
+        self._authorizer = LoopAuthorizer(inner.runtime.ledger)
+        self._key_hash = hash_secret(inner.key) if inner.key else None
+        self._agent_of_key: str | None = None  # the key's agent, once looked up
 
     async def send(self, op: Operation) -> dict[str, Any]:
+        if op.name == "authorize" and op.idempotency_key is None and self._authorizer.on_its_loop():
+            try:
+                answer = await self._authorize_on_loop(op)
+            except ValidationError as exc:
+                raise validation_failed(exc) from None
+            except SpendwardenError as exc:
+                raise from_domain(exc) from exc
+            if answer is not None:
+                return answer
         return await asyncio.to_thread(self.inner.send, op)
 
+    async def _authorize_on_loop(self, op: Operation) -> dict[str, Any] | None:
+        """The answer, a raised domain error, or None: the thread's path answers."""
+        from spendwarden.api.convert import authorize_request
+        from spendwarden.api.schemas import AuthorizeBody
+        from spendwarden.ledger.approval import KeyRefused
+
+        body = AuthorizeBody.model_validate(op.body)
+        if body.idempotency_key is not None:
+            return None
+        if self._key_hash is None:
+            assert self.inner.agent_id is not None
+            agent_id = self.inner.agent_id
+        else:
+            if self._agent_of_key is None:  # raises what a bad key earns
+                self._agent_of_key = await asyncio.to_thread(self.inner.calling_agent)
+            agent_id = self._agent_of_key
+        try:
+            return await self._authorizer.decide(agent_id, authorize_request(body), self._key_hash)
+        except KeyRefused:  # revoked since: the thread's path looks the key up and refuses it
+            self._agent_of_key = None
+            return None
+
     async def aclose(self) -> None:
+        await self._authorizer.aclose()
         self.inner.close()
 
 

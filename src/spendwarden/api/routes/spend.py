@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from spendwarden.api.convert import authorize_request, settle_event, transaction_event
-from spendwarden.api.deps import AgentDep, IdempotencyHeader, LedgerDep, run_db
+from spendwarden.api.deps import AgentDep, IdempotencyHeader, LedgerDep
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import (
     AuthorizeBody,
@@ -16,6 +16,7 @@ from spendwarden.api.schemas import (
     SettleBody,
     TransactionBody,
 )
+from spendwarden.ledger.on_loop import run_db
 
 router = APIRouter(prefix="/v1", tags=["spend"])
 

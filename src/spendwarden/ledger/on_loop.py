@@ -1,0 +1,131 @@
+"""Authorizations awaited on an event loop, with no thread hop, for any caller on the loop:
+the fast HTTP route (``api/fast.py``) and the SDK's ``AsyncClient`` in embedded mode.
+
+- **PostgreSQL:** ``spendwarden_authorize`` awaited on the loop's own asyncpg connections
+  (``db.pg_authorize.AsyncConnections``), in one batch and one commit with the calls
+  awaited at the same time (``db/pg_batch.py``).
+- **SQLite:** the lean decision, in this loop iteration's batch on the writer
+  (``db/loop_commit.py``).
+
+Whatever these do not decide (an idempotency key, a halted agent, a policy refusal, the
+writer busy in a thread) goes to the locked path, ``Ledger.authorize``, by ``run_db``.
+A thread costs more than an authorization, so an asyncio program that authorizes from
+many tasks gets more from one loop than from a pool of threads (``bench/authorize.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+
+from spendwarden.db.pg_authorize import AsyncConnections
+from spendwarden.ledger.approval import approved
+from spendwarden.ledger.authorize_pg import try_authorize_async
+from spendwarden.ledger.holds import in_database
+from spendwarden.ledger.service import Ledger
+from spendwarden.ledger.types import AuthorizeRequest
+
+T = TypeVar("T")
+
+
+async def run_db(ledger: Ledger, work: Callable[[], T]) -> T:
+    """Run blocking database work for a caller on the loop. SQLite answers in microseconds,
+    so the work runs inline (a thread-pool hop costs more than the SQL) unless its one
+    writer is busy (a bulk batch), when waiting inline would stall the event loop;
+    PostgreSQL waits on the network, so its work goes to the thread pool and callers
+    overlap."""
+    if ledger.store.is_postgres or ledger.store.engines.write_lock.locked():
+        return await anyio.to_thread.run_sync(work)
+    return work()
+
+
+async def decide_on_loop(
+    ledger: Ledger,
+    connections: AsyncConnections | None,
+    agent_id: str,
+    req: AuthorizeRequest,
+    key_hash: str | None = None,
+) -> dict[str, Any] | None:
+    """The approval's answer or a raised domain error, decided on the loop; None when the
+    locked path must decide. ``key_hash``: the caller's key, checked in the same decision
+    (``KeyRefused`` if it is no longer the agent's). ``connections``: PostgreSQL's, opened
+    on this loop (None on PostgreSQL: nothing is decided here)."""
+    if connections is not None:
+        return await try_authorize_async(ledger.core, connections.decide, agent_id, req, key_hash=key_hash)
+    if ledger.store.is_postgres:
+        return None
+    loop_writes = ledger.store.loop_writes
+    if loop_writes is not None:
+        outcome = await loop_writes.submit(ledger.decide_lean, (agent_id, req, key_hash))
+        if outcome is None:  # not a plain approval or denial
+            return None
+        if isinstance(outcome, tuple):
+            return approved(*outcome)
+    # off, or NOT_RUN (the writer was busy in a thread): its own transaction
+    return await run_db(ledger, lambda: ledger.authorize(agent_id, req, key_hash=key_hash))
+
+
+class LoopAuthorizer:
+    """``Ledger.authorize`` for the tasks of one event loop, in process. On PostgreSQL it
+    opens its own asyncpg connections on the first loop that uses it (``aclose`` closes
+    them); a call from any other loop takes the locked path in a thread."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connections: AsyncConnections | None = None
+        self._opening: asyncio.Lock | None = None
+
+    def on_its_loop(self) -> bool:
+        """Whether the running loop is this authorizer's (the first that used it)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        return loop is self._loop
+
+    async def decide(
+        self, agent_id: str, req: AuthorizeRequest, key_hash: str | None = None
+    ) -> dict[str, Any] | None:
+        """``decide_on_loop`` with this loop's connections (call it on its loop)."""
+        connections = await self._connections_of_loop()
+        return await decide_on_loop(self.ledger, connections, agent_id, req, key_hash)
+
+    async def authorize(
+        self, agent_id: str, req: AuthorizeRequest, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """As ``Ledger.authorize``: the answer, or the domain error raised."""
+        tried = idempotency_key is None and self.on_its_loop()
+        if tried:
+            result = await self.decide(agent_id, req)
+            if result is not None:
+                return result
+        ledger = self.ledger
+        return await run_db(
+            ledger, lambda: ledger.authorize(agent_id, req, idempotency_key, try_fast_path=not tried)
+        )
+
+    async def _connections_of_loop(self) -> AsyncConnections | None:
+        store = self.ledger.store
+        if not in_database(self.ledger.core):
+            return None
+        if self._connections is None:
+            if self._opening is None:
+                self._opening = asyncio.Lock()
+            async with self._opening:
+                if self._connections is None:
+                    settings = self.ledger.core.settings
+                    connections = AsyncConnections(
+                        store.url, settings.db_pool_size, settings.authorize_batch_size
+                    )
+                    await connections.open()
+                    self._connections = connections
+        return self._connections
+
+    async def aclose(self) -> None:
+        """Close the connections opened on the loop (call it on that loop)."""
+        connections, self._connections = self._connections, None
+        if connections is not None:
+            await connections.close()
