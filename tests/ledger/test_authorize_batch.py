@@ -6,14 +6,19 @@ batches and still never overspend."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spendwarden.api.app import create_app
 from spendwarden.clock import FrozenClock
@@ -28,6 +33,8 @@ from spendwarden.db.pg_authorize import (
 )
 from spendwarden.db.pg_batch import ThreadBatcher
 from spendwarden.ledger import authorize_pg
+from spendwarden.ledger.agents import AgentSpec
+from spendwarden.ledger.keys import hash_secret
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.money import usd
 from spendwarden.runtime import Runtime, build_runtime
@@ -255,3 +262,137 @@ def test_migration_0010_installs_and_removes_the_batch_function(database_url: st
         assert installed() == 1
     finally:
         engine.dispose()
+
+
+def test_migration_0011_replaces_the_batch_function_and_back(database_url: str) -> None:
+    """0011 makes the batch set-based (its reads in one statement, planned once); its
+    downgrade puts 0010's per-call function back."""
+    engine = make_null_pool_engine(database_url)
+    source = "SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'spendwarden_authorize_batch'"
+
+    def set_based() -> bool:
+        with engine.connect() as conn:
+            text, config = conn.exec_driver_sql(source).one()
+        return "v_approved" in text and config == ["plan_cache_mode=force_generic_plan"]
+
+    from alembic import command
+
+    from spendwarden.db.migrate import alembic_config
+
+    try:
+        assert set_based()
+        with engine.begin() as conn:
+            cfg = alembic_config(database_url)
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0010")
+        assert not set_based()
+        upgrade(database_url)
+        assert set_based()
+    finally:
+        engine.dispose()
+
+
+# One call of a generated batch: (agent, amount in cents, task, what the caller knows, key,
+# minutes after the call before).
+BatchCall = tuple[str, int, str | None, str, str, int]
+batch_calls = st.lists(
+    st.tuples(
+        st.sampled_from(["capped", "tasked", "halted", "ghost"]),
+        st.integers(min_value=1, max_value=160),
+        st.sampled_from([None, "t1", "t2"]),
+        st.sampled_from(["texts", "nothing", "stale"]),
+        st.sampled_from(["none", "right", "wrong"]),
+        st.sampled_from([0, 0, 1, 25]),
+    ),
+    min_size=1,
+    max_size=24,
+)
+_example = itertools.count()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=batch_calls)
+def test_any_batch_decides_and_writes_as_its_calls_one_by_one(
+    runtime: Runtime, clock: FrozenClock, plan: list[BatchCall]
+) -> None:
+    """Twin fleets get the same calls: one fleet as one batch, the other one call at a time
+    through ``spendwarden_authorize``. Agents with window caps, with a task cap and a policy,
+    halted, and one that does not exist; callers that pass the agent's texts, nothing (first
+    sight) or texts that are no longer the agent's; the agent's key, another, or none. Every
+    call answers the same (a batch's ``busy`` for the agent that does not exist is the
+    ``missing`` of the call alone, which the batcher then makes), and the fleets' holds,
+    states and task counters are the same. Calls are minutes apart, so a batch can span an
+    hour (each call reads its own period's counters) and an agent's state keeps the time of
+    its last approval."""
+    ledger, core = runtime.ledger, runtime.ledger.core
+    n = next(_example)
+    keys: dict[str, str] = {}
+    for twin in ("1", "2"):
+        prefix = f"x{n}-{twin}-"
+        keys[prefix + "capped"] = make_agent(ledger, prefix + "capped", hourly="3.00", daily="5.00")
+        ledger.create_agent(
+            AgentSpec(
+                id=prefix + "tasked",
+                tier="custom",
+                caps={"per_task": usd("1.00"), "daily": usd("2.00")},
+                policy={"blocked_vendors": ["shady"]},
+            ),
+            "test",
+        )
+        keys[prefix + "tasked"] = ledger.issue_key(prefix + "tasked", "test")[1]
+        keys[prefix + "halted"] = make_agent(ledger, prefix + "halted", daily="5.00")
+        ledger.record(spend(prefix + "capped", "2.00"))  # this hour's counter
+        _known(runtime, prefix + "capped", prefix + "tasked", prefix + "halted")
+        ledger.halt(prefix + "halted", "test", "drill")
+    calls: dict[str, list[AuthorizeCall]] = {"1": [], "2": []}
+    for agent, cents, task, knows, key, minutes in plan:
+        clock.advance(timedelta(minutes=minutes))
+        for twin in ("1", "2"):
+            agent_id = f"x{n}-{twin}-{agent}"
+            req = AuthorizeRequest(amount=cents * 10_000, vendor="openai", task_id=task)
+            known = core.known_agents.get(agent_id) if knows != "nothing" else None
+            key_hash = {
+                "none": None,
+                "right": hash_secret(keys.get(agent_id, "no key")),
+                "wrong": hash_secret("someone else's key"),
+            }[key]
+            if known is None and knows != "nothing":  # the ghost: texts it never had
+                known = core.known_agents.put(agent_id, '{"daily": 1}', "{}")
+            call = authorize_pg._prepare(core, agent_id, req, known, key_hash)
+            assert call is not None
+            if knows == "stale":
+                call = dataclasses.replace(call, caps_text='{"daily": 7}')
+            calls[twin].append(call)
+    with runtime.ledger.store.autocommit() as dbapi:
+        batched = authorize_batch_in_database(dbapi, calls["1"])
+        alone = [authorize_in_database(dbapi, call) for call in calls["2"]]
+    as_alone = [
+        ("missing", None, None, None, None) if d.outcome == "busy" else
+        (d.outcome, d.denied_cap, d.committed, d.caps_text, d.policy_text)
+        for d in batched
+    ]  # fmt: skip
+    assert as_alone == [(d.outcome, d.denied_cap, d.committed, d.caps_text, d.policy_text) for d in alone]
+    busy = [call.hold["agent_id"] for d, call in zip(batched, calls["1"], strict=True) if d.outcome == "busy"]
+    assert all(agent_id.endswith("ghost") for agent_id in busy)
+    assert _written(runtime, f"x{n}-1-") == _written(runtime, f"x{n}-2-")
+
+
+def _written(runtime: Runtime, prefix: str) -> tuple[list[Any], ...]:
+    """A fleet's holds, states and task counters, with its agents' prefix taken off."""
+    with runtime.ledger.store.autocommit() as dbapi:
+        holds = dbapi.execute(
+            "SELECT substr(agent_id, %s), amount, status, vendor, task_id, created_at, expires_at"
+            " FROM holds WHERE agent_id LIKE %s ORDER BY created_at, agent_id, task_id, amount",
+            (len(prefix) + 1, prefix + "%"),
+        ).fetchall()
+        states = dbapi.execute(
+            "SELECT substr(agent_id, %s), held, updated_at FROM agent_state WHERE agent_id LIKE %s"
+            " ORDER BY agent_id",
+            (len(prefix) + 1, prefix + "%"),
+        ).fetchall()
+        tasks = dbapi.execute(
+            "SELECT substr(agent_id, %s), period, amount, held, count FROM spend_counters"
+            " WHERE agent_id LIKE %s AND scope = 'per_task' ORDER BY agent_id, period",
+            (len(prefix) + 1, prefix + "%"),
+        ).fetchall()
+    return holds, states, tasks

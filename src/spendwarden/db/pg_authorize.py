@@ -1,6 +1,6 @@
 """PostgreSQL: call ``spendwarden_authorize`` (migrations 0008, 0009), one authorization
 in one round trip, on an autocommit connection (the call is its own transaction), or
-``spendwarden_authorize_batch`` (migration 0010), many calls in one round trip and one
+``spendwarden_authorize_batch`` (migrations 0010, 0011), many calls in one round trip and one
 transaction (``db/pg_batch.py`` gathers them).
 
 Blocking callers pass a psycopg connection. The fast HTTP route awaits a connection of
