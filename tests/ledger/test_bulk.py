@@ -7,9 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import pytest
 
 from spendwarden.clock import FrozenClock
 from spendwarden.db import queries as q
+from spendwarden.ledger import bulk
 from spendwarden.ledger.bulk import record_batch
 from spendwarden.runtime import Runtime
 from tests.factories import make_agent, spend
@@ -38,6 +40,43 @@ def test_batch_groups_by_agent_dedupes_and_chains(runtime: Runtime) -> None:
         assert q.get_agent(conn, "ghost") is None
         rows = q.recent_transactions(conn, "a", 10)
     assert [r["seq"] for r in rows] == [2, 1]
+
+
+def test_a_row_another_writer_recorded_meanwhile_fails_the_insert_and_the_retry_counts_it_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer records one of the batch's external ids between the dedupe probe and
+    the insert (simulated: the first probe misses it). The insert fails on the unique index
+    (on PostgreSQL inside the streamed COPY, after rows of other agents were sent), nothing
+    of that attempt stays, and the retry counts that event a duplicate and records the rest
+    once, on an unbroken chain."""
+    ledger = runtime.ledger
+    for agent_id in ("a", "b", "c"):
+        make_agent(ledger, agent_id)
+    record_batch(ledger.core, [spend("c", "0.10", external_id="raced", source="import")])
+    real, probes = bulk._existing, []
+
+    def first_probe_misses(*args: Any) -> list[str]:
+        probes.append(args)
+        return [] if len(probes) == 1 else real(*args)
+
+    monkeypatch.setattr(bulk, "_existing", first_probe_misses)
+    events = [
+        *(spend("a", "0.01", external_id=f"a{i}", source="import") for i in range(300)),
+        *(spend("b", "0.01", external_id=f"b{i}", source="import") for i in range(300)),
+        spend("c", "0.20", external_id="raced", source="import"),
+        spend("c", "0.30", external_id="fresh", source="import"),
+    ]
+    result = record_batch(ledger.core, events)
+    assert len(probes) == 2  # the failed attempt, then the retry
+    assert result.duplicates == {600: "raced"}
+    assert len(result.accepted) == 601 and not result.rejected
+    assert ledger.view("a")["spend"]["daily"] == ledger.view("b")["spend"]["daily"] == "3.000000"
+    assert ledger.view("c")["spend"]["daily"] == "0.400000"
+    with ledger.store.read() as conn:
+        assert [r["seq"] for r in q.recent_transactions(conn, "c", 10)] == [2, 1]
+        assert [r["seq"] for r in q.recent_transactions(conn, "a", 1)] == [300]
+    assert ledger.verify()["ok"]
 
 
 def test_breach_in_a_batch_halts_and_alerts(runtime: Runtime, clock: FrozenClock) -> None:

@@ -9,7 +9,8 @@ inside the same transaction the store opened. Statements are written once with
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from typing import Any
 
@@ -184,7 +185,7 @@ _MANY_COUNTERS = _counter_reads("agent_id, scope, amount, held", COUNTER_SCOPES[
 # PostgreSQL, one JSON array of triples on SQLite; each probe is a primary-key search.
 _COUNTERS_BY_KEY_PG = """
 SELECT c.agent_id, c.scope, c.period, c.amount, c.held
-FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(a, s, p)
+FROM unnest(%b::text[], %b::text[], %b::text[]) AS k(a, s, p)
 JOIN spend_counters c ON c.agent_id = k.a AND c.scope = k.s AND c.period = k.p"""
 _COUNTERS_BY_KEY_SQLITE = """
 SELECT c.agent_id, c.scope, c.period, c.amount, c.held
@@ -350,21 +351,47 @@ def insert_transaction_values(
 ) -> None:
     """Many ledger rows, already tuples in ``columns`` order (the bulk path builds them so),
     with one prepared statement (SQLite) or COPY (PostgreSQL)."""
-    if not rows:
+    with transaction_rows(conn, postgres, columns) as insert:
+        insert(rows)
+
+
+@contextmanager
+def transaction_rows(
+    conn: Connection, postgres: bool, columns: tuple[str, ...]
+) -> Iterator[Callable[[list[tuple[Any, ...]]], None]]:
+    """``insert(rows)`` as the rows are made, all in the connection's transaction.
+
+    PostgreSQL: one COPY, opened at the first rows, and each call's rows are sent at once
+    by a writer thread (``QueuedLibpqWriter``), so the server parses and indexes them while
+    this thread makes the next ones (bulk ingest: the server's share was time this thread
+    waited). Nothing else may use the connection until the block ends, which waits for
+    the server to take the last row. SQLite: one prepared statement, each call an
+    ``executemany``."""
+    if not postgres:
+        sql = _TXN_INSERTS.get(columns)
+        if sql is None:
+            sql = _TXN_INSERTS[columns] = (
+                f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+            )
+        cursor = raw(conn).cursor()
+        yield lambda rows: cursor.executemany(sql, rows)
         return
-    if postgres:
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        with raw(conn).cursor() as cur, cur.copy(f"COPY transactions ({quoted}) FROM STDIN") as copy:
-            write = copy.write_row
+    with ExitStack() as opened:
+        write_row: Callable[[tuple[Any, ...]], None] | None = None
+
+        def insert(rows: list[tuple[Any, ...]]) -> None:
+            nonlocal write_row
+            if not rows:
+                return
+            if write_row is None:
+                cur = opened.enter_context(raw(conn).cursor())
+                quoted = ", ".join(f'"{c}"' for c in columns)
+                statement = f"COPY transactions ({quoted}) FROM STDIN"
+                write_row = opened.enter_context(cur.copy(statement)).write_row
             for row in rows:
-                write(row)
-        return
-    sql = _TXN_INSERTS.get(columns)
-    if sql is None:
-        sql = _TXN_INSERTS[columns] = (
-            f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-        )
-    raw(conn).cursor().executemany(sql, rows)
+                write_row(row)
+
+        yield insert
 
 
 _ADD_SPEND = """

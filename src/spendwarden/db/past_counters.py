@@ -25,7 +25,7 @@ from spendwarden.db.hot import _sql, fetch_all, raw
 # (agent_id, scope, period, rollup granularity, window start µs, window end µs)
 WindowKey = tuple[str, str, str, str, int, int]
 
-_KEYS_PG = """unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+_KEYS_PG = """unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])
      AS k(a, s, p, g, lo, hi)"""
 _KEYS_SQLITE = """(SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS s,
              json_extract(value, '$[2]') AS p, json_extract(value, '$[3]') AS g,
