@@ -147,6 +147,8 @@ def test_a_second_loop_takes_the_locked_path(runtime: Runtime) -> None:
     assert authorizer._connections is opened
     assert (opened is not None) == runtime.store.is_postgres
     assert ledger.view("bot")["held"] == "0.200000"
+    asyncio.run(authorizer.aclose())  # its loop has ended: let go, nothing awaited elsewhere
+    assert authorizer._connections is None
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)

@@ -125,7 +125,8 @@ class LoopAuthorizer:
         return self._connections
 
     async def aclose(self) -> None:
-        """Close the connections opened on the loop (call it on that loop)."""
+        """Close the connections opened on its loop. Called from another loop (its own has
+        ended, say), it lets them go: they cannot be awaited there."""
         connections, self._connections = self._connections, None
-        if connections is not None:
+        if connections is not None and asyncio.get_running_loop() is self._loop:
             await connections.close()
