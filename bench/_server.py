@@ -31,12 +31,16 @@ async def noop(request: Request) -> FastJSON:
 
 
 async def batches(request: Request) -> FastJSON:
-    """How many calls PostgreSQL's batches of the fast route held (``db/pg_batch.py``)."""
+    """How many authorizations the fast route decided in how many batches: PostgreSQL's
+    calls of ``spendwarden_authorize_batch`` (``db/pg_batch.py``, batches of two or more) or
+    SQLite's loop commits (``db/loop_commit.py``)."""
     connections = request.app.state.pg_connections
-    batcher = None if connections is None else connections.batcher
-    if batcher is None:
-        return FastJSON({"batches": 0, "batched": 0})
-    return FastJSON({"batches": batcher.batches, "batched": batcher.batched})
+    if connections is not None and connections.batcher is not None:
+        return FastJSON({"batches": connections.batcher.batches, "batched": connections.batcher.batched})
+    loop_writes = request.app.state.runtime.store.loop_writes
+    if loop_writes is not None:
+        return FastJSON({"batches": loop_writes.commits, "batched": loop_writes.units})
+    return FastJSON({"batches": 0, "batched": 0})
 
 
 def add_noop(app: Starlette) -> None:

@@ -357,7 +357,12 @@ def run(backend: str, seconds: int) -> dict[str, float]:
         keys = create_agents(base, AGENTS)
         wrk(base, "/v1/authorize", keys, 2)  # warm up
         results["noop_rps"] = wrk(base, "/bench/noop", keys, seconds)
+        before = httpx.get(f"{base}/bench/batches").json()
         results["authorize_rps"] = wrk(base, "/v1/authorize", keys, seconds)
+        after = httpx.get(f"{base}/bench/batches").json()
+        results["per_batch"] = (after["batched"] - before["batched"]) / max(
+            1, after["batches"] - before["batches"]
+        )
         half = results["noop_rps"] / 2
         lat = paced_latency(base, "/v1/authorize", keys, half, seconds)
         results["half_rate"] = half
@@ -428,6 +433,8 @@ def main() -> None:
             f"{r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} | {r['inproc_1']:,.0f} | "
             f"{r[f'inproc_{INPROC_THREADS}']:,.0f} | {r['inproc_loop']:,.0f}; {r['inproc_loop_sdk']:,.0f} |"
         )
+    for backend, r in rows:
+        print(f"\n{backend}, authorizations per batch under wrk: {r['per_batch']:.1f}")
     for backend, r in rows:
         print(
             f"\n{backend}, in process, 1 caller against a bare INSERT + COMMIT of the hold row on the raw "

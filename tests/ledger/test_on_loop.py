@@ -159,9 +159,9 @@ def test_aclose_closes_the_connections(runtime: Runtime) -> None:
     async def run() -> Any:
         await authorizer.authorize("bot", AuthorizeRequest(amount=usd("0.10")))
         connections = authorizer._connections
-        assert connections is not None and connections._pool is not None
+        assert connections is not None and connections._connections is not None
         await authorizer.aclose()
         return connections
 
     connections = asyncio.run(run())
-    assert connections._pool is None and authorizer._connections is None
+    assert connections._connections is None and authorizer._connections is None
