@@ -8,7 +8,9 @@ Measures, in one run per backend:
     pause between requests (``wrk_paced``: C, so the clients do not take the server's CPU);
   * one client in sequence: p50 — target ≤ 1 ms;
   * in-process (embedded) authorizations/s, one caller and 16 concurrent callers
-    (threads: each its own transaction under SQLite's one writer) — target ≥ 10,000/s.
+    (threads: each its own transaction under SQLite's one writer), and 16 asyncio tasks on
+    one event loop (``ledger.on_loop``; also through one ``AsyncClient.embedded``, as an
+    asyncio agent calls it) — target ≥ 10,000/s.
 
 On PostgreSQL the in-process figures are also taken on the locked path (four round trips
 per authorization instead of ``spendwarden_authorize``'s one) in the same run;
