@@ -26,9 +26,10 @@ Same arguments, same answers, row for row. The function now:
 the read statement afresh on every call (a custom plan each time, ~250 µs); the generic
 plan is the same per-call index probes.
 
-Measured side by side on one machine (psycopg, one connection, PostgreSQL's CPU per
-authorization): batches of 8, 69 → 51 µs; of 32, 45 → 26 µs; in process, 16 asyncio
-tasks through ``ledger.on_loop``, 8,200-10,500 → 11,600-13,100 authorizations/s.
+Measured side by side on one machine (``python -m bench.pg_batch``: psycopg, one connection,
+PostgreSQL's CPU per authorization): batches of 8, 68-77 → 55-61 µs; of 32, 61-69 → 29-31 µs;
+in process, 16 asyncio tasks through ``ledger.on_loop``, 8,200-10,500 → 11,600-13,100
+authorizations/s.
 """
 
 from __future__ import annotations

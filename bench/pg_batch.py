@@ -1,0 +1,103 @@
+"""PostgreSQL's CPU per authorization in ``spendwarden_authorize_batch``: migration 0011's
+set-based body against 0010's (a call of ``spendwarden_authorize`` per authorization), in one
+run, on one connection.
+
+Creates a fresh database with 100 agents, installs 0010's body beside the current one under
+another name, then makes the same batches through both (the blocking path's own call:
+psycopg, a prepared statement), alternating, and reads the ``postgres`` processes' CPU time
+from /proc around each block. Every call must be approved, or the run stops.
+
+    python -m bench.pg_batch [--batch 8] [--batches 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+from pathlib import Path
+from types import ModuleType
+
+from bench._common import database, machine
+from bench.cpu_per_request import cpu_seconds, pids
+from spendwarden.config import Settings
+from spendwarden.db import pg_authorize
+from spendwarden.ledger import authorize_pg
+from spendwarden.ledger.agents import AgentSpec
+from spendwarden.ledger.types import AuthorizeRequest
+from spendwarden.runtime import build_runtime
+
+AGENTS = 100
+VERSIONS = Path(__file__).resolve().parent.parent / "src/spendwarden/db/migrations/versions"
+
+
+def _migration(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", VERSIONS / name)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(batch: int, batches: int) -> dict[str, list[float]]:
+    old_body = _migration("0010_authorize_batch.py").AUTHORIZE_BATCH.replace(
+        "CREATE FUNCTION spendwarden_authorize_batch(", "CREATE FUNCTION bench_authorize_batch_0010("
+    )
+    statements = {
+        "0010 (a call per authorization)": pg_authorize._BATCH.replace(
+            "spendwarden_authorize_batch", "bench_authorize_batch_0010"
+        ),
+        "0011 (set-based)": pg_authorize._BATCH,
+    }
+    cpu: dict[str, list[float]] = {name: [] for name in statements}
+    with database("postgres") as url:
+        runtime = build_runtime(Settings(database_url=url))
+        ledger, core = runtime.ledger, runtime.ledger.core
+        for i in range(AGENTS):
+            ledger.create_agent(AgentSpec(id=f"b{i}", tier="custom", caps={"daily": 10**15}), "bench")
+        req = AuthorizeRequest(amount=100, vendor="openai", tool="chat", model="gpt-4o-mini", task_id="t")
+        for i in range(AGENTS):  # known: the calls carry the agents' texts, as a warm server's do
+            ledger.authorize(f"b{i}", req)
+
+        def calls(r: int) -> list[pg_authorize.AuthorizeCall]:
+            made = []
+            for b in range(batch):
+                agent_id = f"b{(r * batch + b) % AGENTS}"
+                call = authorize_pg._prepare(core, agent_id, req, core.known_agents.get(agent_id))
+                assert call is not None
+                made.append(call)
+            return made
+
+        with runtime.store.autocommit() as dbapi:
+            dbapi.execute(old_body)
+            for _ in range(2):
+                for name, sql in statements.items():
+                    for r in range(50):  # warm: prepared, planned
+                        dbapi.execute(sql, pg_authorize.batch_args(calls(r)), prepare=True).fetchall()
+                    server = pids("-u", "postgres")
+                    before = cpu_seconds(server)
+                    for r in range(batches):
+                        rows = dbapi.execute(sql, pg_authorize.batch_args(calls(r)), prepare=True).fetchall()
+                        if any(row[1] != "approved" for row in rows):
+                            raise RuntimeError(f"{name}: not every call approved: {rows}")
+                    cpu[name].append((cpu_seconds(server) - before) / (batches * batch) * 1e6)
+        runtime.close()
+    return cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--batch", type=int, default=8, help="authorizations per call")
+    parser.add_argument("--batches", type=int, default=1500, help="calls per block (2 blocks each)")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    started = time.perf_counter()
+    for name, values in run(args.batch, args.batches).items():
+        print(f"{name}: PostgreSQL CPU {' / '.join(f'{v:.1f}' for v in values)} µs per authorization")
+    print(f"(batches of {args.batch}; {time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
