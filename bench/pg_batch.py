@@ -13,34 +13,23 @@ from /proc around each block. Every call must be approved, or the run stops.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import time
-from pathlib import Path
-from types import ModuleType
 
 from bench._common import database, machine
 from bench.cpu_per_request import cpu_seconds, pids
 from spendwarden.config import Settings
 from spendwarden.db import pg_authorize
+from spendwarden.db.migrate import revision_module
 from spendwarden.ledger import authorize_pg
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.runtime import build_runtime
 
 AGENTS = 100
-VERSIONS = Path(__file__).resolve().parent.parent / "src/spendwarden/db/migrations/versions"
-
-
-def _migration(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", VERSIONS / name)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(batch: int, batches: int) -> dict[str, list[float]]:
-    old_body = _migration("0010_authorize_batch.py").AUTHORIZE_BATCH.replace(
+    old_body = revision_module("0010_authorize_batch.py").AUTHORIZE_BATCH.replace(
         "CREATE FUNCTION spendwarden_authorize_batch(", "CREATE FUNCTION bench_authorize_batch_0010("
     )
     statements = {

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +13,17 @@ from sqlalchemy import inspect
 from spendwarden.db.engine import make_null_pool_engine, normalise_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def revision_module(filename: str) -> ModuleType:
+    """One revision's module, by its file name in ``migrations/versions`` (Alembic's versions
+    are files, not a package): for a revision that restores an earlier one's function text."""
+    path = MIGRATIONS / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"spendwarden_revision_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def alembic_config(url: str) -> Config:

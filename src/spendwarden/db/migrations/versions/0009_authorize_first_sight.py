@@ -31,11 +31,9 @@ function during a rolling upgrade.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 from alembic import op
+
+from spendwarden.db.migrate import revision_module
 
 revision = "0009"
 down_revision = "0008"
@@ -162,16 +160,6 @@ $fn$
 """
 
 
-def _revision_0008() -> ModuleType:
-    """0008's module, for its function text (Alembic's versions are files, not a package)."""
-    path = Path(__file__).with_name("0008_authorize_function.py")
-    spec = importlib.util.spec_from_file_location("spendwarden_migration_0008", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
@@ -183,4 +171,4 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
-        bind.exec_driver_sql(_revision_0008().AUTHORIZE)
+        bind.exec_driver_sql(revision_module("0008_authorize_function.py").AUTHORIZE)

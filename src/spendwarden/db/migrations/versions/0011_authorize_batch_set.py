@@ -34,11 +34,9 @@ authorizations/s.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
-
 from alembic import op
+
+from spendwarden.db.migrate import revision_module
 
 revision = "0011"
 down_revision = "0010"
@@ -227,16 +225,6 @@ $fn$
 """
 
 
-def _revision_0010() -> ModuleType:
-    """0010's module, for its function text (Alembic's versions are files, not a package)."""
-    path = Path(__file__).with_name("0010_authorize_batch.py")
-    spec = importlib.util.spec_from_file_location("spendwarden_migration_0010", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
@@ -246,6 +234,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        previous = _revision_0010()
+        previous = revision_module("0010_authorize_batch.py")
         bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS {previous.SIGNATURE}")
         bind.exec_driver_sql(previous.AUTHORIZE_BATCH)
