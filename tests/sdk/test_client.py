@@ -169,6 +169,29 @@ async def test_async_embedded_authorizes_on_the_callers_loop(sdk_runtime: Runtim
     assert sdk_runtime.ledger.view("bot")["held"] == "0.500000"
 
 
+async def test_async_embedded_answers_off_the_loop_path_as_before(sdk_runtime: Runtime) -> None:
+    """What the loop path does not decide is answered as before: a replayed idempotency key
+    returns the first hold (one hold held), a malformed amount is the API's 422, a policy
+    refusal its 403, and a halted agent its 423."""
+    key = create_embedded_agent(sdk_runtime, "bot", tier="custom", caps={"daily": "1.00"})
+    async with AsyncClient.embedded(runtime=sdk_runtime, key=key) as client:
+        first = await client.authorize("0.10", idempotency_key="once")
+        again = await client.authorize("0.10", idempotency_key="once")
+        assert again.id == first.id
+        assert sdk_runtime.ledger.view("bot")["held"] == "0.100000"
+        with pytest.raises(ValidationFailed):
+            await client.authorize("-1")
+        with pytest.raises(ValidationFailed):
+            await client.authorize("0.0000001")
+        sdk_runtime.ledger.update_agent("bot", {"policy": {"blocked_vendors": ["shady"]}}, "test", "drill")
+        with pytest.raises(PolicyDenied):
+            await client.authorize("0.01", vendor="shady")
+        sdk_runtime.ledger.halt("bot", "test", "drill")
+        with pytest.raises(AgentHalted):
+            await client.authorize("0.01")
+    assert sdk_runtime.ledger.view("bot")["held"] == "0.100000"
+
+
 def test_embedded_quickstart_on_a_file(tmp_path: Path) -> None:
     """The five-minute path: a SQLite file, no server, an agent created on first run."""
     path = str(tmp_path / "spendwarden.db")
