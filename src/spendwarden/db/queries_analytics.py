@@ -272,7 +272,7 @@ def fold_journal_batch(conn: Connection, postgres: bool, limit: int, minutes_fro
         if not ids:
             return 0
         cur.execute(
-            "WITH t AS (DELETE FROM rollup_journal WHERE id = ANY(%s::bigint[]) RETURNING *)"
+            "WITH t AS (DELETE FROM rollup_journal WHERE id = ANY(%b::bigint[]) RETURNING *)"
             " INSERT INTO fold_batch SELECT * FROM t",
             (ids,),
         )
