@@ -129,6 +129,9 @@ def _record_agents(
         conn, postgres = first.conn, core.store.is_postgres
         known = _known_externals(first, groups)
         sealed: list[tuple[TxContext, list[tuple[Any, ...]]]] = []
+        updates: list[dict[str, Any]] = []
+        late: list[tuple[str, int]] = []
+        edge = first.now_us - GRACE_US  # one time for the whole unit
         with hot.transaction_rows(conn, postgres, TXN_COLUMNS) as insert:  # sent as sealed
             for agent_id, ctx in contexts.items():
                 fresh = _fresh(groups[agent_id], known, result)
@@ -137,15 +140,15 @@ def _record_agents(
                     insert(values)
                     sealed.append((ctx, values))
                     accepted += zip([index for index, _e in fresh], [v[0] for v in values], strict=True)
+                    # While the server takes these rows: what they add to the counters, and
+                    # which are late (on PostgreSQL this overlaps the COPY, not after it).
+                    updates += counter_sums(agent_id, list(map(_COUNTED, values)))
+                    late += [(agent_id, v[_OCCURRED]) for v in values if v[_OCCURRED] < edge]
         if not sealed:
             return
-        edge = sealed[0][0].now_us - GRACE_US
-        late = [(c.agent.id, v[_OCCURRED]) for c, vs in sealed for v in vs if v[_OCCURRED] < edge]
         if late:  # windows that closed long ago may have been pruned: back before adding
-            before_late_spends(sealed[0][0], late)
-        _add_spend(
-            conn, postgres, [u for c, vs in sealed for u in counter_sums(c.agent.id, list(map(_COUNTED, vs)))]
-        )
+            before_late_spends(first, late)
+        _add_spend(conn, postgres, updates)
         _prefetch_counters(conn, postgres, sealed)
         for ctx, values in sealed:
             _check_breaches(ctx, values)
