@@ -346,15 +346,6 @@ def update_states(
 _TXN_INSERTS: dict[tuple[str, ...], str] = {}
 
 
-def insert_transaction_values(
-    conn: Connection, postgres: bool, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """Many ledger rows, already tuples in ``columns`` order (the bulk path builds them so),
-    with one prepared statement (SQLite) or COPY (PostgreSQL)."""
-    with transaction_rows(conn, postgres, columns) as insert:
-        insert(rows)
-
-
 @contextmanager
 def transaction_rows(
     conn: Connection, postgres: bool, columns: tuple[str, ...]
