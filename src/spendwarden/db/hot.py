@@ -352,12 +352,12 @@ def transaction_rows(
 ) -> Iterator[Callable[[list[tuple[Any, ...]]], None]]:
     """``insert(rows)`` as the rows are made, all in the connection's transaction.
 
-    PostgreSQL: one COPY, opened at the first rows, and each call's rows are sent at once
-    by a writer thread (``QueuedLibpqWriter``), so the server parses and indexes them while
-    this thread makes the next ones (bulk ingest: the server's share was time this thread
-    waited). Nothing else may use the connection until the block ends, which waits for
-    the server to take the last row. SQLite: one prepared statement, each call an
-    ``executemany``."""
+    PostgreSQL: one COPY, opened at the first rows; psycopg sends each full buffer as it
+    fills, so the server parses and indexes rows while this thread makes the next ones
+    (bulk ingest: the server's share used to be time this thread waited). psycopg's queued
+    writer (a thread) was slower: it waits for the GIL behind the loop making the rows.
+    Nothing else may use the connection until the block ends, which waits for the server
+    to take the last row. SQLite: one prepared statement, each call an ``executemany``."""
     if not postgres:
         sql = _TXN_INSERTS.get(columns)
         if sql is None:
