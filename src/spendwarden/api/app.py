@@ -20,8 +20,7 @@ from spendwarden.api.limits import BodyLimit
 from spendwarden.api.ratelimit import RateLimiter
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.routes import agents, health, ledger, spend
-from spendwarden.db.pg_authorize import AsyncConnections
-from spendwarden.ledger.holds import in_database
+from spendwarden.ledger.on_loop import open_loop_connections
 from spendwarden.runtime import Runtime
 from spendwarden.workers import Workers
 
@@ -73,11 +72,7 @@ def create_app(runtime: Runtime, *, run_workers: bool = True, run_periodic: bool
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.hub.bind(asyncio.get_running_loop())
-        if in_database(runtime.ledger.core):
-            app.state.pg_connections = AsyncConnections(
-                runtime.store.url, runtime.settings.db_pool_size, runtime.settings.authorize_batch_size
-            )
-            await app.state.pg_connections.open()
+        app.state.pg_connections = await open_loop_connections(runtime.ledger)
         runtime.start_live()
         if run_workers:
             if run_periodic:

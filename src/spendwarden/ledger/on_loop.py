@@ -42,6 +42,18 @@ async def run_db(ledger: Ledger, work: Callable[[], T]) -> T:
     return work()
 
 
+async def open_loop_connections(ledger: Ledger) -> AsyncConnections | None:
+    """This loop's PostgreSQL connections for ``decide_on_loop``, opened; None when
+    authorizations do not go to the database function (SQLite, or
+    ``authorize_in_database`` off)."""
+    if not in_database(ledger.core):
+        return None
+    settings = ledger.core.settings
+    connections = AsyncConnections(ledger.store.url, settings.db_pool_size, settings.authorize_batch_size)
+    await connections.open()
+    return connections
+
+
 async def decide_on_loop(
     ledger: Ledger,
     connections: AsyncConnections | None,
@@ -108,20 +120,12 @@ class LoopAuthorizer:
         )
 
     async def _connections_of_loop(self) -> AsyncConnections | None:
-        store = self.ledger.store
-        if not in_database(self.ledger.core):
-            return None
-        if self._connections is None:
+        if self._connections is None and in_database(self.ledger.core):
             if self._opening is None:
                 self._opening = asyncio.Lock()
             async with self._opening:
                 if self._connections is None:
-                    settings = self.ledger.core.settings
-                    connections = AsyncConnections(
-                        store.url, settings.db_pool_size, settings.authorize_batch_size
-                    )
-                    await connections.open()
-                    self._connections = connections
+                    self._connections = await open_loop_connections(self.ledger)
         return self._connections
 
     async def aclose(self) -> None:
