@@ -112,7 +112,7 @@ def serve(
     if workers and (settings.worker_process if settings.worker_process is not None else postgres):
         if not postgres:
             fail_with("worker_process_needs_postgres", str(NeedsPostgres()))
-        child = WorkerChild(settings.database_url)
+        child = WorkerChild(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"Spendwarden {__version__} on http://{bind_host}:{bind_port} ({runtime.store.dialect})")
     sys.stdout.flush()
@@ -161,7 +161,7 @@ def migrate(database: DatabaseOpt = None) -> None:
     """Create or upgrade the schema (Alembic) to the newest revision."""
     from spendwarden.db.migrate import current_revision, upgrade
 
-    url = settings_for(database).database_url
+    url = settings_for(database).session_url  # DDL on a session of its own, past any pooler
     upgrade(url)
     console.print(f"database at revision {current_revision(url)}")
 
@@ -194,11 +194,12 @@ def warm(database: DatabaseOpt = None) -> None:
     from spendwarden.db.store import Store
     from spendwarden.db.warm import warm as warm_tables
 
-    url = normalise_url(settings_for(database).database_url)
+    settings = settings_for(database)
+    url = normalise_url(settings.database_url)
     path = url.removeprefix("sqlite:///")
     if path != url and not Path(path).exists():
         fail_with("not_found", f"No SQLite database at {path}; nothing to warm.")
-    store = Store(url, pool_size=1)
+    store = Store(url, pool_size=1, prepared_statements=settings.db_prepared_statements)
     table = Table("relation", "MB", "seconds", title="Read into memory")
     try:
         with console.status("reading") as status:

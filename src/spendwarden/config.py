@@ -15,6 +15,7 @@ from spendwarden.ledger.horizon import MIN_RETENTION_DAYS
 
 # How SQLite commits (``sqlite_synchronous``); ``db.engine`` checks its callers against this.
 SqliteSynchronous = Literal["normal", "full"]
+_POSTGRES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 
 class Settings(BaseSettings):
@@ -74,6 +75,19 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(200, ge=1, description="Burst size for the per-key rate limit.")
     db_pool_size: int = Field(20, ge=1, description="PostgreSQL connection pool size per process.")
+    database_session_url: str | None = Field(
+        None,
+        description="PostgreSQL: a direct (or session-pooled) connection for what needs a session of "
+        "its own: the replicas' leader locks, the live stream's LISTEN/NOTIFY and migrations. Set it "
+        "when database_url goes through a transaction-mode pooler such as PgBouncer (which hands each "
+        "transaction to any server connection). Unset: database_url.",
+    )
+    db_prepared_statements: bool = Field(
+        True,
+        description="PostgreSQL: prepare repeated statements on the server. Set false when "
+        "database_url goes through a transaction-mode pooler that does not track prepared "
+        "statements (PgBouncer before 1.21, or with max_prepared_statements = 0).",
+    )
     sqlite_synchronous: SqliteSynchronous = Field(
         "normal",
         description="SQLite: `normal` commits without waiting for the disk (an acknowledged write "
@@ -189,4 +203,13 @@ class Settings(BaseSettings):
             raise ValueError("SPENDWARDEN_ADMIN_TOKEN must be at least 24 characters in production")
         if self.environment not in ("development", "production"):
             raise ValueError("environment must be 'development' or 'production'")
+        if self.database_session_url is not None and not all(
+            url.startswith(_POSTGRES) for url in (self.database_url, self.database_session_url)
+        ):
+            raise ValueError("database_session_url is for PostgreSQL: both URLs must be postgresql://")
         return self
+
+    @property
+    def session_url(self) -> str:
+        """Where a connection that keeps session state goes (``database_session_url``)."""
+        return self.database_session_url or self.database_url

@@ -84,16 +84,18 @@ def build_runtime(
 ) -> Runtime:
     settings = settings or Settings()
     if migrate:
-        upgrade(settings.database_url)
+        upgrade(settings.session_url)
     store = Store(
         settings.database_url,
         pool_size=settings.db_pool_size,
         sqlite_synchronous=settings.sqlite_synchronous,
         loop_commit=settings.sqlite_loop_commit,
+        session_url=settings.database_session_url,
+        prepared_statements=settings.db_prepared_statements,
     )
     ledger = Ledger(store, settings, clock or SystemClock())
     hub = Hub()
-    bridge = PgBridge(store.url, hub) if store.is_postgres else None
+    bridge = PgBridge(store.session_url, hub) if store.is_postgres else None
     ledger.core.publishers.append(bridge.publish if bridge is not None else hub.publish)
     runtime = Runtime(settings=settings, store=store, ledger=ledger, hub=hub, bridge=bridge)
     from spendwarden.plugins import installers

@@ -28,6 +28,7 @@ import threading
 import time
 from typing import IO
 
+from spendwarden.config import Settings
 from spendwarden.runtime import Runtime
 from spendwarden.workers import Workers
 
@@ -93,10 +94,17 @@ def _stop_at_eof(stream: IO[bytes], loop: asyncio.AbstractEventLoop, stop: async
 class WorkerChild:
     """The server's side: start ``spendwarden worker`` as a child, start it again if it
     dies, stop it with the server. The database URL travels in the environment, never on
-    the command line (where ``ps`` would show its password)."""
+    the command line (where ``ps`` would show its password), with the other settings that
+    say how to reach it."""
 
-    def __init__(self, database_url: str) -> None:
-        self.env = {**os.environ, "SPENDWARDEN_DATABASE_URL": database_url}
+    def __init__(self, settings: Settings) -> None:
+        self.env = {
+            **os.environ,
+            "SPENDWARDEN_DATABASE_URL": settings.database_url,
+            "SPENDWARDEN_DB_PREPARED_STATEMENTS": str(settings.db_prepared_statements).lower(),
+        }
+        if settings.database_session_url is not None:
+            self.env["SPENDWARDEN_DATABASE_SESSION_URL"] = settings.database_session_url
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self._stopping = threading.Event()

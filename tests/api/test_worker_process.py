@@ -113,3 +113,19 @@ def test_the_child_does_the_periodic_work_restarts_and_dies_with_the_server(
         wait_for(lambda: not alive(replacement))
     finally:
         server.stop()
+
+
+def test_the_child_reaches_the_database_as_the_server_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings that say how to reach PostgreSQL travel to the child in its environment
+    (behind a transaction pooler it needs the session URL and no prepared statements too)."""
+    from spendwarden.config import Settings
+    from spendwarden.worker_process import WorkerChild
+
+    pooled, direct = "postgresql://postgres@127.0.0.1:6432/x", "postgresql://postgres@127.0.0.1:5432/x"
+    env = WorkerChild(
+        Settings(database_url=pooled, database_session_url=direct, db_prepared_statements=False)
+    ).env
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    child = Settings()  # what the child reads
+    assert (child.database_url, child.session_url, child.db_prepared_statements) == (pooled, direct, False)

@@ -43,6 +43,9 @@ class Engines:
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     # SQLite: unpooled connections that ``Store.hot_read`` keeps open, one per thread.
     hot: Engine | None = None
+    # PostgreSQL: connections whose session state must last (advisory locks held across
+    # transactions): ``write`` itself unless a session URL bypasses a transaction pooler.
+    session: Engine | None = None
 
     def dispose(self) -> None:
         self.write.dispose()
@@ -50,12 +53,23 @@ class Engines:
             self.read.dispose()
         if self.hot is not None:
             self.hot.dispose()
+        if self.session is not None and self.session is not self.write:
+            self.session.dispose()
 
 
 SQLITE_SYNCHRONOUS: tuple[str, ...] = get_args(SqliteSynchronous)
 
 
-def make_engines(url: str, *, pool_size: int = 20, sqlite_synchronous: str = "normal") -> Engines:
+def make_engines(
+    url: str,
+    *,
+    pool_size: int = 20,
+    sqlite_synchronous: str = "normal",
+    session_url: str | None = None,
+    prepared_statements: bool = True,
+) -> Engines:
+    """``session_url`` and ``prepared_statements`` (PostgreSQL): see ``Settings``'
+    ``database_session_url`` and ``db_prepared_statements``."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engines(url, sqlite_synchronous)
@@ -69,8 +83,15 @@ def make_engines(url: str, *, pool_size: int = 20, sqlite_synchronous: str = "no
         pool_pre_ping=False,
         pool_timeout=60,
         pool_use_lifo=True,
+        # psycopg prepares a statement on its fifth run; None: never (a transaction pooler
+        # runs the next transaction on a server connection that never saw it prepared).
+        connect_args={} if prepared_statements else {"prepare_threshold": None},
     )
-    return Engines(url=url, write=engine, read=engine, dialect="postgresql")
+    session = engine
+    if session_url is not None:
+        # Leader locks only: a few connections, each held while its job runs.
+        session = create_engine(normalise_url(session_url), pool_size=2, max_overflow=14, pool_use_lifo=True)
+    return Engines(url=url, write=engine, read=engine, dialect="postgresql", session=session)
 
 
 def _sqlite_engines(url: str, synchronous: str) -> Engines:

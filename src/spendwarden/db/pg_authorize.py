@@ -120,7 +120,7 @@ def _decision(row: tuple[Any, ...]) -> DatabaseDecision:
 
 
 def authorize_in_database(dbapi: Any, call: AuthorizeCall) -> DatabaseDecision:
-    return _decision(dbapi.execute(_CALL, call.args(), prepare=True).fetchone())
+    return _decision(dbapi.execute(_CALL, call.args(), prepare=_prepares(dbapi)).fetchone())
 
 
 async def authorize_in_database_async(conn: Any, call: AuthorizeCall) -> DatabaseDecision:
@@ -131,7 +131,7 @@ async def authorize_in_database_async(conn: Any, call: AuthorizeCall) -> Databas
 
 def authorize_batch_in_database(dbapi: Any, calls: list[AuthorizeCall]) -> list[DatabaseDecision]:
     """Each call's decision, in order, made in one transaction: the calls' own answers."""
-    rows = dbapi.execute(_BATCH, batch_args(calls), prepare=True).fetchall()
+    rows = dbapi.execute(_BATCH, batch_args(calls), prepare=_prepares(dbapi)).fetchall()
     return _decisions(rows, len(calls))
 
 
@@ -177,6 +177,11 @@ def _decisions(rows: list[Any], expected: int) -> list[DatabaseDecision]:
     return [_decision(tuple(row[1:])) for row in rows]
 
 
+def _prepares(dbapi: Any) -> bool:
+    """Prepared at once, unless the connection never prepares (``db_prepared_statements``)."""
+    return dbapi.prepare_threshold is not None
+
+
 class _FreeList:
     """A free list of asyncpg connections, up to ``size`` in use at once, opened as needed
     and kept. asyncpg's own pool cost ~70 µs of the event loop's CPU per acquire and
@@ -186,8 +191,11 @@ class _FreeList:
     nothing behind, so a connection goes straight back, also after the server refused its
     statement; one that broke, or whose statement was cancelled mid-way, is closed instead."""
 
-    def __init__(self, dsn: str, size: int) -> None:
+    def __init__(self, dsn: str, size: int, prepared_statements: bool = True) -> None:
         self._dsn = dsn
+        # 0: asyncpg sends each statement unnamed, parsed again with its arguments in the
+        # same message (what a transaction pooler needs); its default caches 100 prepared.
+        self._statement_cache_size = 100 if prepared_statements else 0
         self._slots = asyncio.Semaphore(size)
         self._free: list[Any] = []
         self._open: set[Any] = set()
@@ -202,7 +210,7 @@ class _FreeList:
                     self._open.discard(conn)
                     conn = None
             if conn is None:
-                conn = await asyncpg.connect(self._dsn)
+                conn = await asyncpg.connect(self._dsn, statement_cache_size=self._statement_cache_size)
                 self._open.add(conn)
             try:
                 yield conn
@@ -234,11 +242,14 @@ class AsyncConnections:
     makes an authorization's call, in a batch with the calls awaited at the same time
     (up to ``batch_size``)."""
 
-    def __init__(self, sqlalchemy_url: str, size: int, batch_size: int = 1) -> None:
+    def __init__(
+        self, sqlalchemy_url: str, size: int, batch_size: int = 1, *, prepared_statements: bool = True
+    ) -> None:
         self._dsn = (
             make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
         self._size = size
+        self._prepared_statements = prepared_statements
         self._connections: _FreeList | None = None
         self.batcher: AsyncBatcher[AuthorizeCall, DatabaseDecision] | None = None
         if batch_size > 1:
@@ -259,7 +270,7 @@ class AsyncConnections:
 
     async def open(self) -> None:
         """Open the first connection (a database that cannot be reached fails here, at start)."""
-        self._connections = _FreeList(self._dsn, self._size)
+        self._connections = _FreeList(self._dsn, self._size, self._prepared_statements)
         async with self._connections.connection():
             pass
 

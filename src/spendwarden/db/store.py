@@ -29,10 +29,26 @@ class Store:
     """Owns the engines; hands out read connections and write transactions."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 20, sqlite_synchronous: str = "normal", loop_commit: bool = True
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        sqlite_synchronous: str = "normal",
+        loop_commit: bool = True,
+        session_url: str | None = None,
+        prepared_statements: bool = True,
     ) -> None:
-        self.engines: Engines = make_engines(url, pool_size=pool_size, sqlite_synchronous=sqlite_synchronous)
+        self.engines: Engines = make_engines(
+            url,
+            pool_size=pool_size,
+            sqlite_synchronous=sqlite_synchronous,
+            session_url=session_url,
+            prepared_statements=prepared_statements,
+        )
         self.url = self.engines.url
+        # PostgreSQL: where connections that keep session state go (LISTEN, leader locks).
+        self.session_url = session_url or self.url
+        self.prepared_statements = prepared_statements
         self.dialect = self.engines.dialect
         self._writer_conn: Connection | None = None
         self._hot_local = threading.local()
@@ -132,15 +148,23 @@ class Store:
             yield True
             return
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        with self.engines.write.connect() as conn:
+        session = self.engines.session
+        assert session is not None
+        # A session lock: behind a transaction pooler it must go to ``session_url``, or the
+        # unlock (and every other replica's try) may reach another server connection.
+        with session.connect() as conn:
             got = bool(conn.exec_driver_sql("SELECT pg_try_advisory_lock(%(k)s)", {"k": key}).scalar())
             conn.commit()
             try:
                 yield got
             finally:
                 if got:
-                    conn.exec_driver_sql("SELECT pg_advisory_unlock(%(k)s)", {"k": key})
-                    conn.commit()
+                    try:
+                        conn.exec_driver_sql("SELECT pg_advisory_unlock(%(k)s)", {"k": key})
+                        conn.commit()
+                    except Exception:
+                        conn.invalidate()  # closed, not pooled: its session's lock goes with it
+                        raise
 
     def dispose(self) -> None:
         if self._checkpointer is not None:

@@ -49,7 +49,12 @@ async def open_loop_connections(ledger: Ledger) -> AsyncConnections | None:
     if not in_database(ledger.core):
         return None
     settings = ledger.core.settings
-    connections = AsyncConnections(ledger.store.url, settings.db_pool_size, settings.authorize_batch_size)
+    connections = AsyncConnections(
+        ledger.store.url,
+        settings.db_pool_size,
+        settings.authorize_batch_size,
+        prepared_statements=ledger.store.prepared_statements,
+    )
     await connections.open()
     return connections
 
