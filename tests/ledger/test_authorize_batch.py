@@ -266,9 +266,14 @@ def test_migration_0010_installs_and_removes_the_batch_function(database_url: st
 
 def test_migration_0011_replaces_the_batch_function_and_back(database_url: str) -> None:
     """0011 makes the batch set-based (its reads in one statement, planned once); its
-    downgrade puts 0010's per-call function back."""
+    downgrade puts 0010's per-call function back in place: the same function, grants kept."""
     engine = make_null_pool_engine(database_url)
     source = "SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'spendwarden_authorize_batch'"
+    identity = "SELECT oid, proacl::text FROM pg_proc WHERE proname = 'spendwarden_authorize_batch'"
+    with engine.begin() as conn:
+        conn.exec_driver_sql("GRANT EXECUTE ON FUNCTION spendwarden_authorize_batch TO pg_monitor")
+        granted = conn.exec_driver_sql(identity).one()
+    assert "pg_monitor=X" in granted[1]
 
     def set_based() -> bool:
         with engine.connect() as conn:
@@ -286,6 +291,8 @@ def test_migration_0011_replaces_the_batch_function_and_back(database_url: str) 
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0010")
         assert not set_based()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql(identity).one() == granted
         upgrade(database_url)
         assert set_based()
     finally:

@@ -234,6 +234,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        previous = revision_module("0010_authorize_batch.py")
-        bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS {previous.SIGNATURE}")
-        bind.exec_driver_sql(previous.AUTHORIZE_BATCH)
+        # Same arguments and result: 0010's body replaces this one in place, so the function
+        # keeps its identity and any grants on it (a DROP would take them along).
+        previous = revision_module("0010_authorize_batch.py").AUTHORIZE_BATCH
+        bind.exec_driver_sql(previous.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
