@@ -37,14 +37,17 @@ DatabaseOpt = Annotated[
     typer.Option(
         "--database",
         "-d",
-        help="Database URL or SQLite path (default: SPENDWARDEN_DATABASE_URL or ./spendwarden.db).",
+        help="Database URL or SQLite path (default: SPENDWARDEN_DATABASE_URL or ./spendwarden.db). "
+        "Given, it is used for everything, SPENDWARDEN_DATABASE_SESSION_URL included.",
     ),
 ]
 ADMIN_ACTOR = "cli"
 
 
 def settings_for(database: str | None) -> Settings:
-    return Settings(database_url=database) if database else Settings()
+    """``--database`` names one database for all the work: a session URL from the
+    environment (which may name another) does not send part of it elsewhere."""
+    return Settings(database_url=database, database_session_url=None) if database else Settings()
 
 
 def runtime_for(database: str | None) -> Any:

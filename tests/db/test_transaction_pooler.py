@@ -213,3 +213,21 @@ def test_periodic_work_has_one_leader_and_live_events_cross_replicas(
     finally:
         one.close()
         two.close()
+
+
+def test_migrate_takes_the_session_url_and_a_given_database_takes_everything(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``spendwarden migrate`` runs its DDL past the pooler (here: a pooler that is down);
+    ``--database`` names one database for all of it, whatever the session URL says."""
+    from typer.testing import CliRunner
+
+    from spendwarden.cli import app, settings_for
+
+    monkeypatch.setenv("SPENDWARDEN_DATABASE_URL", _pooled(database_url, free_port()))  # nothing listens
+    monkeypatch.setenv("SPENDWARDEN_DATABASE_SESSION_URL", database_url)
+    result = CliRunner().invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert "database at revision" in result.output
+    elsewhere = "postgresql://postgres@127.0.0.1:5432/another"
+    assert settings_for(elsewhere).session_url == elsewhere
