@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from spendwarden.db.pg_batch import LOOP_IN_FLIGHT
 from spendwarden.errors import AgentHalted, CapExceeded, PolicyDenied, SpendwardenError
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.on_loop import LoopAuthorizer
@@ -165,3 +166,42 @@ def test_aclose_closes_the_connections(runtime: Runtime) -> None:
 
     connections = asyncio.run(run())
     assert connections._connections is None and authorizer._connections is None
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_authorizers_of_one_loop_share_its_connections(runtime: Runtime) -> None:
+    """Twenty clients in one asyncio program (one per agent, say) share one set of
+    connections and its batches; the last to close closes it. Each used to open its own:
+    up to ``db_pool_size`` connections per client against PostgreSQL's ``max_connections``."""
+    ledger = runtime.ledger
+    for i in range(20):
+        make_agent(ledger, f"a{i}", daily="1.00")
+    authorizers = [LoopAuthorizer(ledger) for _ in range(20)]
+
+    def backends() -> int:
+        with runtime.store.read() as conn:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            return int(conn.exec_driver_sql(query).scalar_one())
+
+    async def run() -> tuple[int, int, Any]:
+        before = backends()
+        req = AuthorizeRequest(amount=usd("0.01"))
+        calls = [a.authorize(f"a{i}", req) for _ in range(5) for i, a in enumerate(authorizers)]
+        await asyncio.gather(*calls)
+        shared = {id(a._connections) for a in authorizers}
+        assert len(shared) == 1
+        connections = authorizers[0]._connections
+        assert connections is not None and connections.batcher is not None
+        opened = backends() - before
+        for a in authorizers[1:]:
+            await a.aclose()
+        assert connections._connections is not None  # one user left: still open
+        await authorizers[0].authorize("a0", req)
+        await authorizers[0].aclose()
+        return opened, connections.batcher.batched, connections
+
+    opened, batched, connections = asyncio.run(run())
+    assert opened <= LOOP_IN_FLIGHT + 1  # the batches in flight, and a lone call: not 20 sets
+    assert batched > 20  # the clients' calls went in shared batches
+    assert connections._connections is None  # the last one out closed them
+    assert ledger.view("a0")["held"] == "0.060000"

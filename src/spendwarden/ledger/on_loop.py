@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import anyio
 
@@ -85,10 +86,54 @@ async def decide_on_loop(
     return await run_db(ledger, lambda: ledger.authorize(agent_id, req, key_hash=key_hash))
 
 
+class _LoopShare:
+    """One ledger's PostgreSQL connections on one loop, and how many authorizers use them."""
+
+    def __init__(self) -> None:
+        self.opening = asyncio.Lock()
+        self.connections: AsyncConnections | None = None
+        self.users = 0
+
+
+# The authorizers of one loop (every embedded ``AsyncClient`` an asyncio program holds, one
+# per agent, say) share one set of connections: a fleet of clients does not open a pool
+# each, and their calls share batches and commits. Weak: an ended loop or a dropped ledger
+# takes its entry along.
+_shares: WeakKeyDictionary[Ledger, WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopShare]] = (
+    WeakKeyDictionary()
+)
+
+
+async def _acquire(ledger: Ledger) -> AsyncConnections | None:
+    """This loop's connections of ``ledger``, opened by the first user; one more user."""
+    loop = asyncio.get_running_loop()
+    share = _shares.setdefault(ledger, WeakKeyDictionary()).setdefault(loop, _LoopShare())
+    async with share.opening:
+        if share.connections is None:
+            share.connections = await open_loop_connections(ledger)
+        share.users += 1
+        return share.connections
+
+
+async def _release(ledger: Ledger, loop: asyncio.AbstractEventLoop, connections: AsyncConnections) -> None:
+    """One user fewer; the last one closes them (awaited on their loop, let go elsewhere)."""
+    of_ledger = _shares.get(ledger)
+    share = of_ledger.get(loop) if of_ledger is not None else None
+    if share is None or share.connections is not connections:
+        return
+    share.users -= 1
+    if share.users > 0:
+        return
+    del of_ledger[loop]  # type: ignore[union-attr]
+    if asyncio.get_running_loop() is loop:
+        await connections.close()
+
+
 class LoopAuthorizer:
     """``Ledger.authorize`` for the tasks of one event loop, in process. On PostgreSQL it
-    opens its own asyncpg connections on the first loop that uses it (``aclose`` closes
-    them); a call from any other loop takes the locked path in a thread."""
+    uses the loop's connections of the ledger, opened by the first authorizer on that loop
+    and closed when the last one closes (``aclose``); a call from any other loop takes the
+    locked path in a thread."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -130,12 +175,13 @@ class LoopAuthorizer:
                 self._opening = asyncio.Lock()
             async with self._opening:
                 if self._connections is None:
-                    self._connections = await open_loop_connections(self.ledger)
+                    self._connections = await _acquire(self.ledger)
         return self._connections
 
     async def aclose(self) -> None:
-        """Close the connections opened on its loop. Called from another loop (its own has
-        ended, say), it lets them go: they cannot be awaited there."""
+        """Give up its share of the loop's connections: the last authorizer to go closes
+        them. Called from another loop (its own has ended, say), it lets them go: they
+        cannot be awaited there."""
         connections, self._connections = self._connections, None
-        if connections is not None and asyncio.get_running_loop() is self._loop:
-            await connections.close()
+        if connections is not None and self._loop is not None:
+            await _release(self.ledger, self._loop, connections)
