@@ -26,10 +26,14 @@ from spendwarden.config import Settings
 from spendwarden.db.engine import make_null_pool_engine
 from spendwarden.db.migrate import upgrade
 from spendwarden.db.pg_authorize import (
+    AsyncConnections,
     AuthorizeCall,
     DatabaseDecision,
     authorize_batch_in_database,
+    authorize_batch_in_database_async,
     authorize_in_database,
+    joined_batch_args,
+    joined_column,
 )
 from spendwarden.db.pg_batch import ThreadBatcher
 from spendwarden.ledger import authorize_pg
@@ -403,3 +407,72 @@ def _written(runtime: Runtime, prefix: str) -> tuple[list[Any], ...]:
             (len(prefix) + 1, prefix + "%"),
         ).fetchall()
     return holds, states, tasks
+
+
+# Texts as the API may take them: any character PostgreSQL stores (not NUL, no surrogates),
+# the separator and the null marker among them.
+_texts = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=6)
+_SPLIT = "SELECT string_to_array(%s, E'\\x1f', E'\\x1e'), string_to_array(%s, E'\\x1f', E'\\x1e')::bigint[]"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(st.one_of(st.none(), _texts, st.sampled_from(["\x1f", "\x1e", "a\x1fb", ""])), min_size=1),
+    numbers=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), min_size=1),
+)
+def test_joined_texts_split_back_into_the_values_or_go_as_arrays(
+    runtime: Runtime, texts: list[str | None], numbers: list[int | None]
+) -> None:
+    """What the batch's arguments become on the server is exactly what the caller had:
+    a column joined is split back value for value (NULLs and empty texts included), and a
+    column that cannot be joined safely is refused (the batch then goes as arrays)."""
+    joined_texts, joined_numbers = joined_column(texts), joined_column(numbers)
+    assert joined_numbers is not None  # integers never hold a separator
+    holds_a_mark = any(v is not None and ("\x1f" in v or "\x1e" in v) for v in texts)
+    assert (joined_texts is None) == (holds_a_mark or texts == [""])
+    if joined_texts is None:
+        return
+    with runtime.ledger.store.autocommit() as dbapi:
+        row = dbapi.execute(_SPLIT, (joined_texts, joined_numbers)).fetchone()
+    assert row == (texts, numbers)
+
+
+def test_a_batch_whose_texts_hold_a_separator_is_written_exactly(runtime: Runtime) -> None:
+    """Vendors are free text: one holding the separator, the null marker or nothing makes
+    the batch go as arrays, and each hold keeps its vendor as given, on both drivers."""
+    ledger = runtime.ledger
+    for i in range(6):
+        make_agent(ledger, f"odd{i}", daily="10.00")
+    vendors = ["a\x1fb", "\x1e", "", "plain", "x\x1e\x1fy", "ok"]
+
+    def batch(first: int) -> list[AuthorizeCall]:
+        calls = []
+        for i in range(first, first + 3):
+            call = authorize_pg._prepare(
+                ledger.core, f"odd{i}", AuthorizeRequest(amount=usd("0.10"), vendor=vendors[i]),
+                ledger.core.known_agents.get(f"odd{i}"),
+            )  # fmt: skip
+            assert call is not None
+            calls.append(call)
+        assert joined_batch_args(calls) is None
+        return calls
+
+    with ledger.store.autocommit() as dbapi:
+        blocking = authorize_batch_in_database(dbapi, batch(0))
+
+    async def on_the_loop() -> list[DatabaseDecision]:
+        connections = AsyncConnections(ledger.store.url, 2)
+        await connections.open()
+        try:
+            async with connections.connection() as conn:
+                return await authorize_batch_in_database_async(conn, batch(3))
+        finally:
+            await connections.close()
+
+    awaited = asyncio.run(on_the_loop())
+    assert [d.outcome for d in blocking + awaited] == ["approved"] * 6
+    with ledger.store.autocommit() as dbapi:
+        written = dbapi.execute(
+            "SELECT agent_id, vendor FROM holds WHERE agent_id LIKE 'odd%' ORDER BY agent_id"
+        )
+        assert [vendor for _agent, vendor in written] == vendors
