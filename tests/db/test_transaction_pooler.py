@@ -96,15 +96,20 @@ def _pooled(database_url: str, port: int) -> str:
     return database_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
 
 
-def _replicas(database_url: str, port: int, n: int = 2) -> list[Runtime]:
+@pytest.fixture
+def replicas(database_url: str, pgbouncer: int) -> Iterator[tuple[Runtime, Runtime]]:
+    """Two replicas configured for the pooler: statements through it, sessions past it."""
     settings = Settings(
-        database_url=_pooled(database_url, port),
+        database_url=_pooled(database_url, pgbouncer),
         database_session_url=database_url,
         db_prepared_statements=False,
         admin_token=ADMIN_TOKEN,
         db_pool_size=8,
     )
-    return [build_runtime(settings) for _ in range(n)]
+    one, two = build_runtime(settings), build_runtime(settings)
+    yield one, two
+    one.close()
+    two.close()
 
 
 def test_the_pooler_shares_server_connections_between_clients(database_url: str, pgbouncer: int) -> None:
@@ -124,40 +129,35 @@ def test_the_pooler_shares_server_connections_between_clients(database_url: str,
 
 
 def test_caps_stay_exact_and_rows_are_counted_once_through_the_pooler(
-    database_url: str, pgbouncer: int
+    replicas: tuple[Runtime, Runtime],
 ) -> None:
-    one, two = _replicas(database_url, pgbouncer)
-    try:
-        one.ledger.create_agent(AgentSpec(id="racer", tier="custom", caps={"daily": 50 * 100}), "test")
+    one, two = replicas
+    one.ledger.create_agent(AgentSpec(id="racer", tier="custom", caps={"daily": 50 * 100}), "test")
 
-        def attempt(i: int) -> bool:
-            replica = (one, two)[i % 2]
-            try:
-                replica.ledger.authorize("racer", AuthorizeRequest(amount=100, vendor="openai"))
-                return True
-            except CapExceeded:
-                return False
+    def attempt(i: int) -> bool:
+        try:
+            replicas[i % 2].ledger.authorize("racer", AuthorizeRequest(amount=100, vendor="openai"))
+            return True
+        except CapExceeded:
+            return False
 
-        with ThreadPoolExecutor(16) as pool:
-            approved = sum(pool.map(attempt, range(200)))
-        assert approved == 50  # every approval fits, none more: across both replicas
+    with ThreadPoolExecutor(16) as pool:
+        approved = sum(pool.map(attempt, range(200)))
+    assert approved == 50  # every approval fits, none more: across both replicas
 
-        one.ledger.create_agent(AgentSpec(id="bulk", tier="custom"), "test")
-        events = [
-            SpendEvent(agent_id="bulk", amount=7, vendor="x", source="pooler", external_id=f"e{i}")
-            for i in range(2000)
-        ]
-        assert len(record_batch(one.ledger.core, events).accepted) == 2000
-        assert len(record_batch(two.ledger.core, events).duplicates) == 2000  # redelivery: nothing new
-        assert two.ledger.view("bulk")["spend"]["total"] == "0.014000"
-    finally:
-        one.close()
-        two.close()
+    one.ledger.create_agent(AgentSpec(id="bulk", tier="custom"), "test")
+    events = [
+        SpendEvent(agent_id="bulk", amount=7, vendor="x", source="pooler", external_id=f"e{i}")
+        for i in range(2000)
+    ]
+    assert len(record_batch(one.ledger.core, events).accepted) == 2000
+    assert len(record_batch(two.ledger.core, events).duplicates) == 2000  # redelivery: nothing new
+    assert two.ledger.view("bulk")["spend"]["total"] == "0.014000"
 
 
-def test_the_fast_route_answers_through_the_pooler(database_url: str, pgbouncer: int) -> None:
+def test_the_fast_route_answers_through_the_pooler(replicas: tuple[Runtime, Runtime]) -> None:
     """asyncpg on the event loop, batched calls of ``spendwarden_authorize_batch``."""
-    (runtime,) = _replicas(database_url, pgbouncer, 1)
+    runtime = replicas[0]
     keys = [
         runtime.ledger.create_agent(AgentSpec(id=f"f{i}", tier="custom", caps={"daily": 10**9}), "test")[1]
         for i in range(8)
@@ -184,35 +184,28 @@ def test_the_fast_route_answers_through_the_pooler(database_url: str, pgbouncer:
                     statuses += [a.status_code for a in answers]
                 return statuses
 
-    try:
-        assert asyncio.run(scenario()) == [200] * 160
-        assert [runtime.ledger.view(f"f{i}")["held"] for i in range(8)] == ["0.200000"] * 8  # 20 holds each
-    finally:
-        runtime.close()
+    assert asyncio.run(scenario()) == [200] * 160
+    assert [runtime.ledger.view(f"f{i}")["held"] for i in range(8)] == ["0.200000"] * 8  # 20 holds each
 
 
 def test_periodic_work_has_one_leader_and_live_events_cross_replicas(
-    database_url: str, pgbouncer: int
+    replicas: tuple[Runtime, Runtime],
 ) -> None:
-    one, two = _replicas(database_url, pgbouncer)
-    try:
-        for _ in range(5):  # a session lock through the pooler was held by both, every time
-            with one.store.leader_lock("sweeper") as first, two.store.leader_lock("sweeper") as second:
-                assert (first, second) == (True, False)
+    one, two = replicas
+    for _ in range(5):  # a session lock through the pooler was held by both, every time
+        with one.store.leader_lock("sweeper") as first, two.store.leader_lock("sweeper") as second:
+            assert (first, second) == (True, False)
 
-        async def scenario() -> str:
-            two.hub.bind(asyncio.get_running_loop())
-            queue = two.hub.subscribe()
-            two.start_live()
-            await asyncio.sleep(0.5)  # the listener is connected
-            one.ledger.core.publish([Emitted("agent", "agent.halted", {"agent_id": "x", "status": "halted"})])
-            event = await asyncio.wait_for(queue.get(), timeout=5)
-            return event.name
+    async def scenario() -> str:
+        two.hub.bind(asyncio.get_running_loop())
+        queue = two.hub.subscribe()
+        two.start_live()
+        await asyncio.sleep(0.5)  # the listener is connected
+        one.ledger.core.publish([Emitted("agent", "agent.halted", {"agent_id": "x", "status": "halted"})])
+        event = await asyncio.wait_for(queue.get(), timeout=5)
+        return event.name
 
-        assert asyncio.run(scenario()) == "agent.halted"
-    finally:
-        one.close()
-        two.close()
+    assert asyncio.run(scenario()) == "agent.halted"
 
 
 def test_migrate_takes_the_session_url_and_a_given_database_takes_everything(
