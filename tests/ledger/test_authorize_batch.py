@@ -33,7 +33,6 @@ from spendwarden.db.pg_authorize import (
     authorize_batch_in_database_async,
     authorize_in_database,
     joined_batch_args,
-    joined_column,
 )
 from spendwarden.db.pg_batch import ThreadBatcher
 from spendwarden.ledger import authorize_pg
@@ -407,34 +406,6 @@ def _written(runtime: Runtime, prefix: str) -> tuple[list[Any], ...]:
             (len(prefix) + 1, prefix + "%"),
         ).fetchall()
     return holds, states, tasks
-
-
-# Texts as the API may take them: any character PostgreSQL stores (not NUL, no surrogates),
-# the separator and the null marker among them.
-_texts = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=6)
-_SPLIT = "SELECT string_to_array(%s, E'\\x1f', E'\\x1e'), string_to_array(%s, E'\\x1f', E'\\x1e')::bigint[]"
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    texts=st.lists(st.one_of(st.none(), _texts, st.sampled_from(["\x1f", "\x1e", "a\x1fb", ""])), min_size=1),
-    numbers=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), min_size=1),
-)
-def test_joined_texts_split_back_into_the_values_or_go_as_arrays(
-    runtime: Runtime, texts: list[str | None], numbers: list[int | None]
-) -> None:
-    """What the batch's arguments become on the server is exactly what the caller had:
-    a column joined is split back value for value (NULLs and empty texts included), and a
-    column that cannot be joined safely is refused (the batch then goes as arrays)."""
-    joined_texts, joined_numbers = joined_column(texts), joined_column(numbers)
-    assert joined_numbers is not None  # integers never hold a separator
-    holds_a_mark = any(v is not None and ("\x1f" in v or "\x1e" in v) for v in texts)
-    assert (joined_texts is None) == (holds_a_mark or texts == [""])
-    if joined_texts is None:
-        return
-    with runtime.ledger.store.autocommit() as dbapi:
-        row = dbapi.execute(_SPLIT, (joined_texts, joined_numbers)).fetchone()
-    assert row == (texts, numbers)
 
 
 def test_a_batch_whose_texts_hold_a_separator_is_written_exactly(runtime: Runtime) -> None:

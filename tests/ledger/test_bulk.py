@@ -42,6 +42,32 @@ def test_batch_groups_by_agent_dedupes_and_chains(runtime: Runtime) -> None:
     assert [r["seq"] for r in rows] == [2, 1]
 
 
+def test_ids_holding_a_separator_are_deduped_and_counted_exactly(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    """External ids and task ids are free text: one holding the separator or the null
+    marker that columns travel joined by on PostgreSQL (``db/joined.py``) sends that
+    statement's columns as arrays, and nothing is lost, doubled or miscounted."""
+    ledger = runtime.ledger
+    make_agent(ledger, "odd")
+    odd = ["a\x1fb", "\x1e", "", "plain"]
+    events = [spend("odd", "0.10", external_id=ext, source="import", task_id=f"t{ext}") for ext in odd]
+    for event in events:  # each alone: one odd value decides its statements' form
+        assert list(record_batch(ledger.core, [event]).accepted) == [0]
+    for event in events:  # redelivered alone, and all together
+        assert record_batch(ledger.core, [event]).duplicates == {0: event.external_id}
+    again = record_batch(ledger.core, events)
+    assert again.accepted == {} and again.duplicates == dict(enumerate(odd))
+    view = ledger.view("odd")
+    assert view["spend"]["daily"] == "0.400000"
+    with ledger.store.read() as conn:
+        tasks = conn.exec_driver_sql(
+            "SELECT period, amount FROM spend_counters WHERE agent_id = 'odd' AND scope = 'per_task'"
+            " ORDER BY period"
+        ).fetchall()
+    assert sorted(tasks) == sorted((f"t{ext}", 100_000) for ext in odd)
+
+
 def test_a_row_another_writer_recorded_meanwhile_fails_the_insert_and_the_retry_counts_it_once(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from spendwarden.db import joined
+
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
 
@@ -181,8 +183,9 @@ def _counter_reads(columns: str, scopes: tuple[str, ...]) -> str:
 _MANY_COUNTERS = _counter_reads("agent_id, scope, amount, held", COUNTER_SCOPES[:-1])
 
 
-# Counters by exact key, many at once: (agent_id, scope, period) triples as arrays on
-# PostgreSQL, one JSON array of triples on SQLite; each probe is a primary-key search.
+# Counters by exact key, many at once: (agent_id, scope, period) triples as three columns on
+# PostgreSQL (``db/joined.py``), one JSON array of triples on SQLite; each probe is a
+# primary-key search.
 _COUNTERS_BY_KEY_PG = """
 SELECT c.agent_id, c.scope, c.period, c.amount, c.held
 FROM unnest(%b::text[], %b::text[], %b::text[]) AS k(a, s, p)
@@ -203,7 +206,7 @@ def counters_by_key(
     for start in range(0, len(keys), 50_000):
         chunk = keys[start : start + 50_000]
         if postgres:
-            cur.execute(_COUNTERS_BY_KEY_PG, [list(column) for column in zip(*chunk, strict=True)])
+            joined.execute(cur, _COUNTERS_BY_KEY_PG, [list(column) for column in zip(*chunk, strict=True)])
         else:
             cur.execute(_COUNTERS_BY_KEY_SQLITE, (orjson.dumps(chunk).decode(),))
         for agent_id, scope, period, amount, held in cur.fetchall():

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from spendwarden.db import joined
 from spendwarden.db.hot import _sql, fetch_all, raw
 
 # (agent_id, scope, period, rollup granularity, window start µs, window end µs)
@@ -53,7 +54,7 @@ _REBUILD_SQLITE = _REBUILD.format(keys=_KEYS_SQLITE)
 def _run(conn: Connection, postgres: bool, pg: str, sqlite: str, keys: list[WindowKey]) -> Any:
     cur = raw(conn).cursor()
     if postgres:
-        cur.execute(pg, [list(column) for column in zip(*keys, strict=True)])
+        joined.execute(cur, pg, [list(column) for column in zip(*keys, strict=True)])
     else:
         cur.execute(sqlite, (orjson.dumps(keys).decode(),))
     return cur

@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from spendwarden.db import joined
 from spendwarden.db.hot import HOLD_COLUMNS
 from spendwarden.db.pg_batch import AsyncBatcher, ThreadBatcher
 
@@ -44,23 +45,9 @@ _BATCH = (
 )
 _NO_LIMITS: list[int | None] = [None] * 7
 
-# The batch's arguments as one text each: the calls' values joined by a separator that no
-# value holds, split back server-side by ``string_to_array`` (a NULL is the null marker).
-# Arrays cost the caller's CPU per element: asyncpg checks every element against
-# ``collections.abc`` (a Python-level call each, ~1.3 per element, ~20 elements per call),
-# psycopg dumps each one. Measured side by side, batches of 8, the caller's CPU per
-# authorization: asyncpg 35-47 -> 21-24 µs; psycopg 54-57 -> 28-34 µs (``bench/pg_batch.py``,
-# which shows both forms); PostgreSQL's no higher.
-_SEP, _NULL = "\x1f", "\x1e"  # ASCII's unit and record separators
-_BATCH_TYPES = (
-    "text", "text", "text", "bigint", "text",
-    *("bigint" if c in _BIGINT else "text" for c in _HOLD_ARGS), "text",
-)  # fmt: skip
-_BATCH_JOINED = (
-    "SELECT ordinal, outcome, denied_cap, committed, caps, policy FROM spendwarden_authorize_batch("
-    + ", ".join(f"string_to_array(%s::text, E'\\x1f', E'\\x1e')::{t}[]" for t in _BATCH_TYPES)
-    + ")"
-)
+# ``db/joined.py``: the batch's arrays as one text each, what the server and the blocking
+# path send unless a value holds a separator.
+_BATCH_JOINED = joined.split_sql(_BATCH)
 
 
 def numbered(sql: str) -> str:
@@ -132,22 +119,10 @@ def batch_args(calls: list[AuthorizeCall]) -> list[Any]:
     ]  # fmt: skip
 
 
-def joined_batch_args(calls: list[AuthorizeCall]) -> list[str] | None:
+def joined_batch_args(calls: list[AuthorizeCall]) -> list[Any] | None:
     """``batch_args`` as one text per argument (``_BATCH_JOINED``), or None when they must
-    go as arrays: a value holds the separator or the null marker (a vendor name may hold
-    anything)."""
-    joined = [joined_column(column) for column in batch_args(calls)]
-    return None if None in joined else joined  # type: ignore[return-value]
-
-
-def joined_column(column: list[Any]) -> str | None:
-    """One argument's values (texts, integers, None) as ``string_to_array`` splits them back,
-    or None when a text holds the separator or the null marker, or the whole is empty (one
-    empty text: ``string_to_array('')`` is an empty array)."""
-    text = _SEP.join([_NULL if v is None else v if v.__class__ is str else str(v) for v in column])
-    if not text or text.count(_SEP) != len(column) - 1 or text.count(_NULL) != column.count(None):
-        return None
-    return text
+    go as arrays: a value holds a separator (a vendor name may hold anything)."""
+    return joined.params(batch_args(calls))
 
 
 def _decision(row: tuple[Any, ...]) -> DatabaseDecision:
@@ -168,21 +143,17 @@ async def authorize_in_database_async(conn: Any, call: AuthorizeCall) -> Databas
 
 def authorize_batch_in_database(dbapi: Any, calls: list[AuthorizeCall]) -> list[DatabaseDecision]:
     """Each call's decision, in order, made in one transaction: the calls' own answers."""
-    joined = joined_batch_args(calls)
-    if joined is None:
-        rows = dbapi.execute(_BATCH, batch_args(calls), prepare=_prepares(dbapi)).fetchall()
-    else:
-        rows = dbapi.execute(_BATCH_JOINED, joined, prepare=_prepares(dbapi)).fetchall()
+    rows = joined.execute(dbapi, _BATCH, batch_args(calls), prepare=_prepares(dbapi)).fetchall()
     return _decisions(rows, len(calls))
 
 
 async def authorize_batch_in_database_async(conn: Any, calls: list[AuthorizeCall]) -> list[DatabaseDecision]:
     """``authorize_batch_in_database`` on a connection of ``AsyncConnections``."""
-    joined = joined_batch_args(calls)
-    if joined is None:
+    texts = joined_batch_args(calls)
+    if texts is None:
         rows = await conn.fetch(_BATCH_NUMBERED, *batch_args(calls))
     else:
-        rows = await conn.fetch(_BATCH_JOINED_NUMBERED, *joined)
+        rows = await conn.fetch(_BATCH_JOINED_NUMBERED, *texts)
     return _decisions([tuple(row) for row in rows], len(calls))
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Column, Connection, Table, and_, bindparam, case, delete,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Select
 
+from spendwarden.db import joined
 from spendwarden.db.tables.analytics import (
     billing_archive,
     fleet_rollups,
@@ -271,10 +272,11 @@ def fold_journal_batch(conn: Connection, postgres: bool, limit: int, minutes_fro
         ids = [row[0] for row in cur.fetchall()]
         if not ids:
             return 0
-        cur.execute(
+        joined.execute(
+            cur,
             "WITH t AS (DELETE FROM rollup_journal WHERE id = ANY(%b::bigint[]) RETURNING *)"
             " INSERT INTO fold_batch SELECT * FROM t",
-            (ids,),
+            [ids],
         )
         taken = cur.rowcount
         if taken:

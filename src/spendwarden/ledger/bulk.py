@@ -20,7 +20,7 @@ import psycopg
 from sqlalchemy.exc import IntegrityError
 
 from spendwarden.clock import iso_us
-from spendwarden.db import hot
+from spendwarden.db import hot, joined
 from spendwarden.events import SpendEvent
 from spendwarden.interpreter import paused_gc
 from spendwarden.ledger.chain import TXN_COLUMNS, TXN_INDEX
@@ -162,9 +162,9 @@ def _record_agents(
     result.accepted.update(accepted)
 
 
-# PostgreSQL: every counter of the batch in ONE upsert (arrays unnested server-side, sent in
-# binary) instead of one pipelined statement per counter. Keys are unique within a batch
-# (summed first).
+# PostgreSQL: every counter of the batch in ONE upsert (columns unnested server-side, sent
+# joined: ``db/joined.py``) instead of one pipelined statement per counter. Keys are unique
+# within a batch (summed first).
 _ADD_SPEND_PG = """
 INSERT INTO spend_counters (agent_id, scope, period, amount, held, count)
 SELECT a, s, p, m, 0, c
@@ -178,7 +178,7 @@ def _add_spend(conn: Any, postgres: bool, updates: list[dict[str, Any]]) -> None
         hot.add_spend(conn, postgres, updates)
         return
     columns = [[u[k] for u in updates] for k in ("agent_id", "scope", "period", "amount", "count")]
-    hot.raw(conn).execute(_ADD_SPEND_PG, columns)
+    joined.execute(hot.raw(conn), _ADD_SPEND_PG, columns)
 
 
 def _prefetch_counters(
@@ -214,14 +214,14 @@ def _known_externals(ctx: TxContext, groups: dict[str, list[tuple[int, SpendEven
     return known
 
 
-# One parameter for the whole id list: a JSON array on SQLite, an array on PostgreSQL (the
-# unique index on (source, external_id) answers each probe). ``%b``: arrays go in binary,
-# which psycopg dumps at half the cost of text (no quoting to decide per element).
+# One parameter for the whole id list: a JSON array on SQLite, on PostgreSQL the ids joined
+# in one text (``db/joined.py``; an array when an id holds a separator). The unique index on
+# (source, external_id) answers each probe.
 _EXISTING_SQLITE = (
     "SELECT external_id FROM transactions"
     " WHERE source = ? AND external_id IN (SELECT value FROM json_each(?))"
 )
-_EXISTING_PG = "SELECT external_id FROM transactions WHERE source = %s AND external_id = ANY(%b)"
+_EXISTING_PG = "SELECT external_id FROM transactions WHERE source = %s AND external_id = ANY(%b::text[])"
 
 
 def _existing(conn: Any, postgres: bool, source: str, external_ids: list[str]) -> list[str]:
@@ -230,7 +230,7 @@ def _existing(conn: Any, postgres: bool, source: str, external_ids: list[str]) -
     for start in range(0, len(external_ids), 50_000):
         chunk = external_ids[start : start + 50_000]
         if postgres:
-            cur.execute(_EXISTING_PG, (source, chunk))
+            joined.execute(cur, _EXISTING_PG, [source, chunk])
         else:
             cur.execute(_EXISTING_SQLITE, (source, orjson.dumps(chunk).decode()))
         found += [r[0] for r in cur.fetchall()]
