@@ -346,7 +346,9 @@ def update_states(
         raw(conn).cursor().executemany(_sql(_update_state_sql(columns), postgres), rows)
 
 
-_TXN_INSERTS: dict[tuple[str, ...], str] = {}
+@cache
+def _transaction_insert_sql(columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
 
 
 @contextmanager
@@ -362,11 +364,7 @@ def transaction_rows(
     Nothing else may use the connection until the block ends, which waits for the server
     to take the last row. SQLite: one prepared statement, each call an ``executemany``."""
     if not postgres:
-        sql = _TXN_INSERTS.get(columns)
-        if sql is None:
-            sql = _TXN_INSERTS[columns] = (
-                f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
-            )
+        sql = _transaction_insert_sql(columns)
         cursor = raw(conn).cursor()
         yield lambda rows: cursor.executemany(sql, rows)
         return
