@@ -6,6 +6,8 @@ never more than ``size`` in use at once; ``close`` closes them all."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -16,6 +18,16 @@ from spendwarden.db.pg_authorize import AsyncConnections
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
 
+@asynccontextmanager
+async def _opened(database_url: str, size: int) -> AsyncIterator[AsyncConnections]:
+    connections = AsyncConnections(database_url, size=size)
+    await connections.open()
+    try:
+        yield connections
+    finally:
+        await connections.close()
+
+
 async def _pid(connections: AsyncConnections) -> int:
     async with connections.connection() as conn:
         return int(await conn.fetchval("SELECT pg_backend_pid()"))
@@ -23,9 +35,7 @@ async def _pid(connections: AsyncConnections) -> int:
 
 def test_a_connection_is_reused_after_its_statement_and_after_a_refusal(database_url: str) -> None:
     async def run() -> None:
-        connections = AsyncConnections(database_url, size=4)
-        await connections.open()
-        try:
+        async with _opened(database_url, 4) as connections:
             first = await _pid(connections)
             assert await _pid(connections) == first
             with pytest.raises(asyncpg.DivisionByZeroError):
@@ -36,17 +46,13 @@ def test_a_connection_is_reused_after_its_statement_and_after_a_refusal(database
                     await conn.fetchval("SELECT 1")
                     raise LookupError
             assert await _pid(connections) == first
-        finally:
-            await connections.close()
 
     asyncio.run(run())
 
 
 def test_a_cancelled_or_broken_connection_is_replaced(database_url: str) -> None:
     async def run() -> None:
-        connections = AsyncConnections(database_url, size=4)
-        await connections.open()
-        try:
+        async with _opened(database_url, 4) as connections:
             first = await _pid(connections)
 
             async def slow() -> None:
@@ -62,8 +68,6 @@ def test_a_cancelled_or_broken_connection_is_replaced(database_url: str) -> None
             await other.close()
             await asyncio.sleep(0.2)  # for the loop to see the socket close
             assert await _pid(connections) not in (first, second)
-        finally:
-            await connections.close()
 
     asyncio.run(run())
 
