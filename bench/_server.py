@@ -3,7 +3,8 @@ stack, so ratios compare like with like.
 
 The no-op is built as ``POST /v1/authorize`` is served (``api/fast.py``): a route matched
 first, behind the same middleware, that reads the body and validates it with the same
-model, then answers a constant. (Added after the app's routers, it would be matched last
+model, then answers a constant. The server is set up as ``spendwarden serve`` sets it up
+(on PostgreSQL the periodic work in a child ``spendwarden worker``). (Added after the app's routers, it would be matched last
 and pay for FastAPI's route matching and dependency machinery, flattering the ratio.)"""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from spendwarden.api.schemas import AuthorizeBody
 from spendwarden.config import Settings
 from spendwarden.interpreter import tune_for_serving
 from spendwarden.runtime import build_runtime
+from spendwarden.worker_process import WorkerChild
 
 
 async def noop(request: Request) -> FastJSON:
@@ -57,10 +59,25 @@ def main() -> None:
     parser.add_argument("--admin-token", required=True)
     args = parser.parse_args()
     runtime = build_runtime(Settings(database_url=args.database, admin_token=args.admin_token))
-    app = create_app(runtime)
-    add_noop(app)
-    tune_for_serving(runtime.settings)  # as ``spendwarden serve`` does
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error", access_log=False)
+    # As ``spendwarden serve`` does: on PostgreSQL the periodic work runs in a child
+    # ``spendwarden worker`` (``worker_process``), not in this process's threads.
+    settings = runtime.settings
+    postgres = runtime.store.is_postgres
+    child = (
+        WorkerChild(settings)
+        if (settings.worker_process if settings.worker_process is not None else postgres)
+        else None
+    )
+    if child is not None:
+        child.start()
+    try:
+        app = create_app(runtime, run_periodic=child is None)
+        add_noop(app)
+        tune_for_serving(settings)  # as ``spendwarden serve`` does
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error", access_log=False)
+    finally:
+        if child is not None:
+            child.stop()
 
 
 if __name__ == "__main__":
