@@ -91,7 +91,7 @@ def export_events(
     output: Annotated[Path | None, typer.Option(help="File to write (default stdout).")] = None,
     database: DatabaseOpt = None,
 ) -> None:
-    """Export the ledger as canonical events; ``spendwarden import`` reads it back."""
+    """Export the ledger as canonical events; `spendwarden import` reads it back."""
     from spendwarden.ingest.files import export_rows, write_export
 
     if fmt not in ("ndjson", "csv"):
