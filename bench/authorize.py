@@ -5,7 +5,8 @@ Measures, in one run per backend:
     (same uvicorn + FastAPI + body model), driven by wrk — ratio target ≥ 0.5;
   * p50/p99 latency at half the no-op rate — target p99 ≤ 10 ms — from 16 paced Python
     client processes (open loop: latency from the scheduled send) and from wrk paced by a
-    pause between requests (``wrk_paced``: C, so the clients do not take the server's CPU);
+    pause between requests (``wrk_paced``: C, so the clients do not take the server's CPU),
+    with the no-op paced the same way beside it (what the stack and the machine cost alone);
   * one client in sequence: p50 — target ≤ 1 ms;
   * in-process (embedded) authorizations/s, one caller and 16 concurrent callers
     (threads: each its own transaction under SQLite's one writer), and 16 asyncio tasks on
@@ -372,6 +373,9 @@ def run(backend: str, seconds: int) -> dict[str, float]:
         results["half_p99_ms"] = percentile(lat, 99) * 1000
         paced = wrk_paced(base, "/v1/authorize", keys, half, seconds)
         results["wrk_half_p50_ms"], results["wrk_half_p99_ms"], results["wrk_half_rate"] = paced
+        # The machine's floor at that load: the no-op paced the same way, in the same run.
+        paced = wrk_paced(base, "/bench/noop", keys, half, seconds)
+        results["noop_half_p50_ms"], results["noop_half_p99_ms"], results["noop_half_rate"] = paced
         own = results["authorize_rps"] / 2
         lat = paced_latency(base, "/v1/authorize", keys, own, seconds)
         results["own_half_rate"] = own
@@ -434,6 +438,13 @@ def main() -> None:
             f"{r['own_half_p50_ms']:.2f} / {r['own_half_p99_ms']:.2f} (at {r['own_half_rate']:,.0f}/s) | "
             f"{r['seq_p50_ms']:.2f} / {r['seq_p99_ms']:.2f} | {r['inproc_1']:,.0f} | "
             f"{r[f'inproc_{INPROC_THREADS}']:,.0f} | {r['inproc_loop']:,.0f}; {r['inproc_loop_sdk']:,.0f} |"
+        )
+    for backend, r in rows:
+        print(
+            f"\n{backend}, wrk paced at half the no-op rate, same run: authorize p50/p99 "
+            f"{r['wrk_half_p50_ms']:.2f} / {r['wrk_half_p99_ms']:.2f} ms (at {r['wrk_half_rate']:,.0f}/s), "
+            f"the no-op itself {r['noop_half_p50_ms']:.2f} / {r['noop_half_p99_ms']:.2f} ms "
+            f"(at {r['noop_half_rate']:,.0f}/s): the stack's and the machine's own share"
         )
     for backend, r in rows:
         print(f"\n{backend}, authorizations per batch under wrk: {r['per_batch']:.1f}")
