@@ -1,4 +1,5 @@
-"""A pure-ASGI body-size limit: refuses oversized bodies with 413 before they are read."""
+"""A pure-ASGI body-size limit: refuses oversized bodies with 413 before they are read, and
+a path or query holding NUL with 422 before it is routed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spendwarden.api.errors import error_body
+from spendwarden.text import NUL, REASON
 
 
 class BodyLimit:
@@ -25,6 +27,9 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if NUL in scope["path"] or b"%00" in scope.get("query_string", b""):
+            await _refuse_nul(send)  # no store can hold it (``text.py``): refused before routing
             return
         limit = self.limit_for(scope["path"])
         length = _content_length(scope)
@@ -77,14 +82,20 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body: dict[str, Any] = error_body(
-        "payload_too_large", f"The body is larger than {limit} bytes.", {"limit": limit}
-    )
+    body = error_body("payload_too_large", f"The body is larger than {limit} bytes.", {"limit": limit})
+    await _answer(send, 413, body)
+
+
+async def _refuse_nul(send: Send) -> None:
+    await _answer(send, 422, error_body("invalid_request", f"The path and query {REASON}."))
+
+
+async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
     payload = orjson.dumps(body)
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),

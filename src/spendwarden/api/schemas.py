@@ -6,6 +6,7 @@ decimals) and are parsed straight to integer micro-dollars; they leave as string
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 import orjson
@@ -20,10 +21,12 @@ from pydantic import (
     model_validator,
 )
 
+from spendwarden.clock import utc
 from spendwarden.errors import ValidationFailed
 from spendwarden.ledger.halt import validate_halt_rules
 from spendwarden.money import parse_amount
 from spendwarden.signals.config import validate_overrides
+from spendwarden.text import REASON, nul_at
 
 AMOUNT_SCHEMA = {
     "anyOf": [
@@ -53,11 +56,36 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
+
+
+def _utc_moment(value: datetime) -> datetime:
+    """An aware moment that is still one in UTC: ``0001-01-01T00:00+12:26`` is not, and
+    failed deep in the query instead of answering 422."""
+    try:
+        utc(value)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_utc_moment)]
 Metadata = Annotated[JsonObject, Field(max_length=64)]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields refused, and no text holding NUL (``text.py``)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _storable_text(self) -> Self:
+        for name, value in self.__dict__.items():
+            if isinstance(value, BaseModel):
+                continue  # a nested body checked itself
+            where = nul_at(value, name)
+            if where is not None:
+                raise ValueError(f"{where} {REASON}")
+        return self
 
 
 class Policy(Strict):
@@ -131,6 +159,17 @@ class AgentUpdate(AgentSettingsChecks):
     signals: JsonObject | None = None
     reason: Reason | None = None
 
+    @model_validator(mode="after")
+    def _null_only_where_it_clears(self) -> Self:
+        """``null`` clears ``active_hours`` and ``task_scope``; the other settings always
+        have a value, so ``null`` for one of them is refused (leave it out to keep it; ``{}``
+        empties a mapping; a cap is removed by ``{"caps": {"daily": null}}``). It used to
+        reach the database as a 500."""
+        for name in sorted(self.model_fields_set - {"active_hours", "task_scope", "reason"}):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null: leave it out to keep it as it is")
+        return self
+
 
 class ReasonBody(Strict):
     reason: Reason
@@ -199,7 +238,7 @@ class TransactionBody(Strict):
     description: Annotated[str, Field(max_length=2000)] | None = None
     metadata: Metadata = Field(default_factory=dict)
     external_id: Annotated[str, Field(min_length=1, max_length=300)] | None = None
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     original_amount: Annotated[str, Field(max_length=60)] | None = None
     original_currency: Annotated[str, Field(pattern=r"^[A-Z]{3,5}$")] | None = None
 

@@ -31,6 +31,7 @@ from spendwarden.ingest.common import (
 )
 from spendwarden.ingest.llm_usage import usage_from_dict
 from spendwarden.money import parse_amount
+from spendwarden.text import REASON, nul_at
 
 MAX_METADATA_BYTES = 8 * 1024
 MAX_METADATA_DEPTH = 5
@@ -255,6 +256,9 @@ def _metadata(value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise invalid("metadata", "must be an object")
     _check_depth(value, 1)
+    where = nul_at(value, "metadata")
+    if where is not None:
+        raise invalid(where, REASON)
     try:
         size = len(orjson.dumps(value))
     except (TypeError, orjson.JSONEncodeError):

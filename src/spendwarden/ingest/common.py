@@ -14,6 +14,7 @@ from typing import Any
 
 from spendwarden.errors import ValidationFailed
 from spendwarden.money import MAX_MICROS, MICROS_PER_USD
+from spendwarden.text import NUL, REASON
 
 SLUG_RE = re.compile(r"^[a-z0-9_.-]{1,64}$")
 MAX_FUTURE = timedelta(minutes=5)
@@ -101,11 +102,13 @@ def check_int(field: str, value: object, *, minimum: int = 0, maximum: int = 10*
 
 
 def check_str(field: str, value: object, *, max_len: int = 256) -> str:
-    """A non-empty string no longer than ``max_len``."""
+    """A non-empty string no longer than ``max_len``, without NUL (``text.py``)."""
     if not isinstance(value, str):
         raise invalid(field, "must be a string", type=type(value).__name__)
     if not value or len(value) > max_len:
         raise invalid(field, f"must be 1-{max_len} characters", length=len(value))
+    if NUL in value:
+        raise invalid(field, REASON)
     return value
 
 

@@ -45,6 +45,7 @@ from spendwarden.ingest.common import (
     require,
     unix_to_datetime,
 )
+from spendwarden.text import NUL
 
 AgentLookup = Callable[[Mapping[str, Any]], "str | None"]
 ZERO_DECIMAL = frozenset("bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split())
@@ -256,5 +257,8 @@ def _merchant(obj: Mapping[str, Any]) -> str | None:
 
 
 def _short(value: object) -> str | None:
-    """Stripe free text, cut to the ledger's bounds rather than refused (Stripe, not us, wrote it)."""
-    return value[:256] if isinstance(value, str) and value else None
+    """Stripe free text, cut to the ledger's bounds and rid of NUL rather than refused
+    (Stripe, not us, wrote it)."""
+    if not isinstance(value, str):
+        return None
+    return value.replace(NUL, "")[:256] or None

@@ -17,7 +17,9 @@ from spendwarden.ingest.common import as_mapping
 from spendwarden.ingest.llm_usage import USAGE_FIELDS, UsageReport, usage_from_dict, usage_from_response
 
 # Placeholder when only the hold knows the model: the server fills it from the authorization.
-_NO_MODEL = "\x00unknown"
+# It never leaves this process; a control character keeps it from being any model's name
+# (not NUL, which the ingest validators refuse: ``text.py``).
+_NO_MODEL = "\x01unknown"
 
 
 def usage_payload(obj: object, *, model: str | None = None, provider: str | None = None) -> dict[str, Any]:

@@ -6,23 +6,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from spendwarden.analytics import forecast as forecast_mod
 from spendwarden.analytics import profile, recommend, windows
 from spendwarden.analytics import summary as summary_mod
 from spendwarden.analytics.reader import Scope
 from spendwarden.api.deps import RuntimeDep, ViewerDep
-from spendwarden.api.schemas import ErrorResponse
+from spendwarden.api.schemas import ErrorResponse, Moment
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 422)}
 
 WindowQ = Annotated[str | None, Query(description="15m, 1h, 24h, 7d, 30d or mtd (default 24h).")]
-FromQ = Annotated[
-    AwareDatetime | None, Query(alias="from", description="Window start (ISO-8601, minute-aligned).")
-]
-ToQ = Annotated[AwareDatetime | None, Query(description="Window end, exclusive (ISO-8601, minute-aligned).")]
+FromQ = Annotated[Moment | None, Query(alias="from", description="Window start (ISO-8601, minute-aligned).")]
+ToQ = Annotated[Moment | None, Query(description="Window end, exclusive (ISO-8601, minute-aligned).")]
 AgentQ = Annotated[str | None, Query(max_length=64, description="Only this agent.")]
 OwnerQ = Annotated[str | None, Query(max_length=200, description="Only agents of this owner.")]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from spendwarden.api.deps import LedgerDep, ViewerDep
-from spendwarden.api.schemas import ErrorResponse
+from spendwarden.api.schemas import ErrorResponse, Moment
 from spendwarden.clock import iso, to_us
 from spendwarden.db import queries as q
 from spendwarden.errors import NotFound
@@ -32,8 +31,8 @@ def list_transactions(
     status: str | None = None,
     user_id: str | None = None,
     kind: str | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     cursor: Annotated[str | None, Query(max_length=64, description="`next` from the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
@@ -83,7 +82,9 @@ def audit(
     ledger: LedgerDep,
     target_id: str | None = None,
     action: str | None = None,
-    cursor: Annotated[int | None, Query(ge=0, description="`next` from the previous page.")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="`next` from the previous page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """Admin actions, newest first: actor, time, reason, before and after."""

@@ -6,11 +6,10 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from spendwarden.analytics.billing import billing_report, to_csv
 from spendwarden.api.deps import RuntimeDep, ViewerDep
-from spendwarden.api.schemas import ErrorResponse
+from spendwarden.api.schemas import ErrorResponse, Moment
 from spendwarden.clock import to_us
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -21,8 +20,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for co
 def billing(
     viewer: ViewerDep,
     runtime: RuntimeDep,
-    from_: Annotated[AwareDatetime, Query(alias="from", description="Start (inclusive), ISO-8601.")],
-    to: Annotated[AwareDatetime, Query(description="End (exclusive), ISO-8601.")],
+    from_: Annotated[Moment, Query(alias="from", description="Start (inclusive), ISO-8601.")],
+    to: Annotated[Moment, Query(description="End (exclusive), ISO-8601.")],
     owner: Annotated[str | None, Query(max_length=200)] = None,
     agent_id: Annotated[str | None, Query(max_length=64)] = None,
     format: Annotated[Literal["json", "csv"], Query(description="json or csv.")] = "json",

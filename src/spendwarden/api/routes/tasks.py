@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from spendwarden.api.deps import AgentDep, LedgerDep, ViewerDep
-from spendwarden.api.schemas import ErrorResponse, Short, Strict
+from spendwarden.api.schemas import ErrorResponse, Moment, Short, Strict
 from spendwarden.db import queries_signals as qs
 from spendwarden.errors import NotFound, ValidationFailed
 from spendwarden.tasks import TaskEvent, record_task_event, task_public
@@ -33,7 +33,7 @@ class TaskScope(BaseModel):
 class TaskEventBody(Strict):
     type: Literal["task.started", "task.progress", "task.completed", "task.failed"]
     task_id: Short
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Moment | None = None
     scope: TaskScope | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
     error: Annotated[str, Field(max_length=2000, description="Why the task failed.")] | None = None
