@@ -101,6 +101,7 @@ def test_errors_are_identical_over_http_and_embedded(sdk_runtime: Runtime) -> No
         lambda c: c.authorize("0.01", vendor="evil"),
         lambda c: c.authorize("0.01", vendor="x" * 300),
         lambda c: c.settle("auth_nope", "0.01"),
+        lambda c: c.authorize("0.01", vendor="open\x00ai"),  # no store can hold it (text.py)
         lambda c: c.settle(c.authorize("0.01").id),
     ]
     embedded = Client.embedded(runtime=sdk_runtime, key=key)
@@ -118,6 +119,7 @@ def test_errors_are_identical_over_http_and_embedded(sdk_runtime: Runtime) -> No
         )
         assert isinstance(_failure(http, calls[1]), PolicyDenied)
         assert isinstance(_failure(http, calls[2]), ValidationFailed)
+        assert isinstance(_failure(embedded, calls[5]), ValidationFailed)
 
         sdk_runtime.ledger.halt("bot", "test", "drill")
         for client in (http, embedded):

@@ -41,9 +41,17 @@ def _validation(_: Request, exc: Exception) -> FastJSON:
     code = "invalid_json" if invalid_json else "invalid_request"
     message = "The body is not valid JSON." if invalid_json else "The request is not valid."
     if errors and not invalid_json:
-        first = errors[0]
-        message = f"{'.'.join(first['loc'][1:] or first['loc'])}: {first['msg']}"
+        message = validation_message(errors)
     return FastJSON(error_body(code, message, {"errors": errors[:20]}), status_code=422)
+
+
+def validation_message(errors: list[dict[str, Any]]) -> str:
+    """The first error as ``<field>: <what is wrong>``; an error of the whole body (a
+    model's own check, which names its fields itself) is its message alone. The embedded
+    SDK words its errors with this too, so both say the same."""
+    first = errors[0]
+    where = ".".join(first["loc"][1:])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
 def _http(_: Request, exc: Exception) -> FastJSON:

@@ -83,9 +83,9 @@ def validation_failed(exc: ValidationError) -> ValidationFailed:
         {"loc": ["body", *(str(p) for p in e["loc"])], "msg": str(e["msg"]), "type": str(e["type"])}
         for e in exc.errors()
     ]
-    message = "The request is not valid."
-    if errors:
-        message = f"{'.'.join(errors[0]['loc'][1:])}: {errors[0]['msg']}"
+    from spendwarden.api.errors import validation_message
+
+    message = validation_message(errors) if errors else "The request is not valid."
     return ValidationFailed(message, errors=errors[:20])
 
 
