@@ -56,6 +56,7 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
+Metadata = Annotated[JsonObject, Field(max_length=64)]
 
 
 def _utc_moment(value: datetime) -> datetime:
@@ -69,7 +70,6 @@ def _utc_moment(value: datetime) -> datetime:
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_utc_moment)]
-Metadata = Annotated[JsonObject, Field(max_length=64)]
 
 
 class Strict(BaseModel):
