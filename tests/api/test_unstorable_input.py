@@ -148,3 +148,13 @@ def test_null_still_clears_what_can_be_cleared(client: Any, key: str, admin_head
     r = client.patch("/v1/agents/bot", json={"active_hours": None, "task_scope": None}, headers=admin_headers)
     assert r.status_code == 200, r.text
     assert r.json()["active_hours"] is None and r.json()["task_scope"] is None
+
+
+def test_the_longest_custom_price_is_stored_and_audited(client: Any, admin_headers: dict[str, str]) -> None:
+    """Its audit row names ``<provider>/<model>`` (265 characters): PostgreSQL refused that
+    in a 200-character column, SQLite ignored the length (migration 0012)."""
+    body = {"provider": "p" * 64, "model": "m" * 200, "input_per_mtok": "1", "output_per_mtok": "2"}
+    r = client.post("/v1/prices", json=body, headers=admin_headers)
+    assert r.status_code in (200, 201), r.text
+    audit = client.get("/v1/audit", params={"action": "price.set"}, headers=admin_headers).json()
+    assert [item["target_id"] for item in audit["items"]] == [f"{'p' * 64}/{'m' * 200}"]

@@ -165,7 +165,7 @@ audit_log = Table(
     Column("actor", String(200), nullable=False),
     Column("action", String(60), nullable=False),
     Column("target_type", String(40), nullable=False),
-    Column("target_id", String(200)),
+    Column("target_id", String(300)),
     Column("reason", Text),
     json_text("before"),
     json_text("after"),
