@@ -158,3 +158,48 @@ def test_the_longest_custom_price_is_stored_and_audited(client: Any, admin_heade
     assert r.status_code in (200, 201), r.text
     audit = client.get("/v1/audit", params={"action": "price.set"}, headers=admin_headers).json()
     assert [item["target_id"] for item in audit["items"]] == [f"{'p' * 64}/{'m' * 200}"]
+
+
+def test_the_longest_task_id_is_counted_on_every_path(
+    client: Any, runtime: Runtime, key: str, admin_headers: dict[str, str]
+) -> None:
+    """A task's counter keeps the task id (up to 200 characters) as its period, which held
+    80: PostgreSQL refused the rest (migration 0012)."""
+    task = "t" * 200
+    hold = client.post("/v1/authorize", json={"amount_usd": "1", "task_id": task}, headers=bearer(key))
+    assert hold.status_code == 200, hold.text
+    r = client.post(
+        f"/v1/authorizations/{hold.json()['id']}/settle", json={"amount_usd": "1"}, headers=bearer(key)
+    )
+    assert r.status_code == 200, r.text
+    r = client.post("/v1/transactions", json={"amount_usd": "2", "task_id": task}, headers=bearer(key))
+    assert r.status_code in (200, 201), r.text
+    line = {"agent_id": "bot", "amount_usd": "3", "task_id": task, "source": "s", "external_id": "x"}
+    r = client.post("/v1/ingest/events", json=[line], headers=admin_headers)
+    assert r.json()["accepted"] == 1, r.text
+    assert runtime.ledger.view("bot")["spend"]["total"] == "6.000000"
+
+
+def test_text_longer_than_its_column_is_refused_alone(
+    client: Any, runtime: Runtime, key: str, admin_headers: dict[str, str]
+) -> None:
+    """SQLite ignores a VARCHAR's length, PostgreSQL refused the value: a 500, and in bulk the
+    good events went with it. Now the spend alone is refused, alike on both (ledger/fits.py)."""
+    r = client.post("/v1/authorize", json={"amount_usd": "1", "rail": "r" * 41}, headers=bearer(key))
+    _refused(r, "rail")
+    good = {"agent_id": "bot", "amount_usd": "0.5", "source": "s", "external_id": "good"}
+    lines = [
+        good,
+        {**good, "external_id": "v", "vendor": "v" * 201},
+        {**good, "external_id": "e", "endpoint": "e" * 501},
+        {**good, "external_id": "p", "price_version": "p" * 81},
+        {**good, "external_id": "s", "source": "s" * 41},
+    ]
+    r = client.post("/v1/ingest/events", json=lines, headers=admin_headers)
+    body = r.json()
+    assert body["accepted"] == 1 and body["rejected"] == 4, body
+    fields = [
+        item["error"]["details"].get("field") for item in body["results"] if item["status"] == "rejected"
+    ]
+    assert fields == ["vendor", "endpoint", "price_version", "source"], body
+    assert runtime.ledger.view("bot")["spend"]["total"] == "0.500000"

@@ -186,7 +186,7 @@ class KeyRevoke(Strict):
 class AuthorizeBody(Strict):
     amount_usd: AmountUSD
     vendor: Short | None = None
-    rail: Short | None = None
+    rail: Annotated[str, Field(min_length=1, max_length=40)] | None = None  # as the hold's column
     tool: Short | None = None
     model: Short | None = None
     endpoint: Annotated[str, Field(max_length=500)] | None = None

@@ -25,6 +25,7 @@ from spendwarden.events import SpendEvent
 from spendwarden.interpreter import paused_gc
 from spendwarden.ledger.chain import TXN_COLUMNS, TXN_INDEX
 from spendwarden.ledger.context import Emitted, LedgerCore, TxContext, observe_batch
+from spendwarden.ledger.fits import unfit_field
 from spendwarden.ledger.horizon import GRACE_US
 from spendwarden.ledger.record import can_break, check_after_spend, counter_sums, seal_rows, spend_read_keys
 from spendwarden.ledger.retention import before_late_spends
@@ -255,10 +256,16 @@ def _first_of_each_by_agent(
     events: list[SpendEvent], result: BatchResult
 ) -> dict[str, list[tuple[int, SpendEvent]]]:
     """Group by agent in batch order, dropping repeats of one ``(source, external_id)`` inside
-    the batch: the first one wins, the others are reported as duplicates."""
+    the batch (the first one wins, the others are reported as duplicates) and refusing
+    events the ledger cannot store (``ledger/fits.py``)."""
     seen: set[tuple[str, str]] = set()
     groups: dict[str, list[tuple[int, SpendEvent]]] = {}
     for index, event in enumerate(events):
+        unfit = unfit_field(event)
+        if unfit is not None:  # the ledger could not store it: this event alone is refused
+            name, reason = unfit
+            result.rejected[index] = Rejection(index, "invalid_field", f"{name} {reason}.", {"field": name})
+            continue
         external = event.external_id
         if external is not None:
             key = (event.source, external)

@@ -12,6 +12,7 @@ from typing import Any
 from spendwarden.db import queries as q
 from spendwarden.events import SpendEvent
 from spendwarden.ledger.context import LedgerCore
+from spendwarden.ledger.fits import check_fits
 from spendwarden.ledger.record import append
 from spendwarden.ledger.render import transaction_public
 from spendwarden.ledger.unit import agent_unit
@@ -25,6 +26,7 @@ class Recorded:
 
 def record_spend(core: LedgerCore, event: SpendEvent) -> Recorded:
     """Append one spend for its agent, unless ``(source, external_id)`` is already recorded."""
+    check_fits(event)
     with agent_unit(core, event.agent_id) as ctx:
         if event.external_id is not None:
             existing = q.find_external(ctx.conn, event.source, event.external_id)

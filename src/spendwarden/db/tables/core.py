@@ -75,7 +75,7 @@ spend_counters = Table(
     metadata,
     Column("agent_id", String(64), primary_key=True),
     Column("scope", String(10), primary_key=True),
-    Column("period", String(80), primary_key=True),
+    Column("period", String(200), primary_key=True),  # a task id (migration 0012)
     micros("amount"),
     micros("held"),
     Column("count", BigInteger, nullable=False, server_default="0"),
