@@ -1,28 +1,44 @@
 """A Spendwarden server for benchmarks: the real app plus a no-op endpoint on the same
-stack, so ratios compare like with like.
+stack, so ratios compare like with like, and a bare durable insert of the hold row.
 
 The no-op is built as ``POST /v1/authorize`` is served (``api/fast.py``): a route matched
 first, behind the same middleware, that reads the body and validates it with the same
 model, then answers a constant. The server is set up as ``spendwarden serve`` sets it up
 (on PostgreSQL the periodic work in a child ``spendwarden worker``). (Added after the app's routers, it would be matched last
-and pay for FastAPI's route matching and dependency machinery, flattering the ratio.)"""
+and pay for FastAPI's route matching and dependency machinery, flattering the ratio.)
+
+``POST /bench/insert`` is the floor of any durable authorization on this machine: the no-op's
+work, then the very row an approval writes (``new_hold``) inserted into ``bench_holds``, a
+copy of ``holds`` with its keys and indexes, and committed before the answer. Requests that
+arrive together share a statement and a commit, as authorizations do (PostgreSQL: the same
+``AsyncBatcher`` on the same asyncpg connections; SQLite: one transaction per event-loop
+iteration on a connection of its own, WAL, ``synchronous=NORMAL`` as the store's). No key
+lookup, no lock, no counter, no cap: what authorize adds on top is ours."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
+from typing import Any
 
 import uvicorn
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
 from spendwarden.api.app import create_app
+from spendwarden.api.convert import authorize_request
 from spendwarden.api.responses import FastJSON
 from spendwarden.api.schemas import AuthorizeBody
+from spendwarden.clock import SystemClock, to_us
 from spendwarden.config import Settings
+from spendwarden.db.hot import HOLD_COLUMNS
+from spendwarden.db.pg_batch import AsyncBatcher
 from spendwarden.interpreter import tune_for_serving
-from spendwarden.runtime import build_runtime
+from spendwarden.ledger.approval import new_hold
+from spendwarden.runtime import Runtime, build_runtime
 from spendwarden.worker_process import WorkerChild
 
 
@@ -45,11 +61,72 @@ async def batches(request: Request) -> FastJSON:
     return FastJSON({"batches": 0, "batched": 0})
 
 
-def add_noop(app: Starlette) -> None:
-    """``POST /bench/noop``, matched first as the fast authorize route is, and
-    ``GET /bench/batches``."""
+_CLOCK = SystemClock()
+_PG_TYPES = {"amount": "bigint", "created_at": "bigint", "expires_at": "bigint"}
+_PG_INSERT = (
+    f"INSERT INTO bench_holds ({', '.join(HOLD_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"${n}::{_PG_TYPES.get(c, 'text')}[]" for n, c in enumerate(HOLD_COLUMNS, 1))
+    + ")"
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO bench_holds ({', '.join(HOLD_COLUMNS)}) VALUES ({', '.join('?' * len(HOLD_COLUMNS))})"
+)
+
+
+async def insert(request: Request) -> FastJSON:
+    """The no-op's work plus a durable INSERT of the hold row an approval writes."""
+    body = AuthorizeBody.model_validate(json.loads(await request.body()))
+    hold = new_hold("bench", authorize_request(body), to_us(_CLOCK.now()), 600)
+    await request.app.state.bench_inserts(tuple(hold[c] for c in HOLD_COLUMNS))
+    return FastJSON({"id": hold["id"], "status": "approved", "headroom": {}})
+
+
+def bare_inserts(app: Starlette, runtime: Runtime) -> AsyncBatcher[tuple[Any, ...], None]:
+    """The batcher of ``POST /bench/insert``, after creating ``bench_holds``."""
+    store = runtime.store
+    if store.is_postgres:
+        with store.engines.write.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_holds (LIKE holds INCLUDING ALL)")
+
+        async def many_pg(rows: list[tuple[Any, ...]]) -> list[None]:
+            async with app.state.pg_connections.connection() as conn:
+                await conn.execute(_PG_INSERT, *(list(column) for column in zip(*rows, strict=True)))
+            return [None] * len(rows)
+
+        return AsyncBatcher(lambda row: _first(many_pg([row])), many_pg, lambda _: False, max_batch=64)
+    path = make_url(store.url).database
+    assert path is not None
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    ddl = db.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'holds' AND sql IS NOT NULL").fetchall()
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'bench_holds'").fetchone():
+        for (statement,) in ddl:  # the table, then its indexes, renamed
+            db.execute(statement.replace("holds", "bench_holds"))
+
+    async def many_sqlite(rows: list[tuple[Any, ...]]) -> list[None]:
+        db.execute("BEGIN")
+        db.executemany(_SQLITE_INSERT, rows)
+        db.execute("COMMIT")
+        return [None] * len(rows)
+
+    return AsyncBatcher(
+        lambda row: _first(many_sqlite([row])), many_sqlite, lambda _: False, max_batch=64, in_flight=1
+    )
+
+
+async def _first(answers: Any) -> None:
+    (answer,) = await answers
+    return answer  # type: ignore[no-any-return]
+
+
+def add_noop(app: Starlette, runtime: Runtime) -> None:
+    """``POST /bench/noop`` and ``POST /bench/insert``, matched first as the fast authorize
+    route is, and ``GET /bench/batches``."""
+    app.state.bench_inserts = bare_inserts(app, runtime)
     app.router.routes.insert(0, Route("/bench/noop", noop, methods=["POST"]))
-    app.router.routes.insert(1, Route("/bench/batches", batches, methods=["GET"]))
+    app.router.routes.insert(1, Route("/bench/insert", insert, methods=["POST"]))
+    app.router.routes.insert(2, Route("/bench/batches", batches, methods=["GET"]))
 
 
 def main() -> None:
@@ -72,7 +149,7 @@ def main() -> None:
         child.start()
     try:
         app = create_app(runtime, run_periodic=child is None)
-        add_noop(app)
+        add_noop(app, runtime)
         tune_for_serving(settings)  # as ``spendwarden serve`` does
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error", access_log=False)
     finally:

@@ -75,7 +75,7 @@ async def calls_of(app: Any, path: str, keys: list[str], calls: int, concurrency
 async def measure(url: str, calls: int, profile: bool, concurrency: int = 1) -> dict[str, float]:
     runtime = build_runtime(Settings(database_url=url, admin_token=ADMIN))
     app = create_app(runtime)
-    add_noop(app)
+    add_noop(app, runtime)
     keys = [
         runtime.ledger.create_agent(
             AgentSpec(id=f"b{i}", tier="custom", caps={"daily": usd("1000000")}), "bench"

@@ -7,6 +7,10 @@ Measures, in one run per backend:
     client processes (open loop: latency from the scheduled send) and from wrk paced by a
     pause between requests (``wrk_paced``: C, so the clients do not take the server's CPU),
     with the no-op paced the same way beside it (what the stack and the machine cost alone);
+  * the same for a bare durable INSERT of the hold row behind the same stack
+    (``POST /bench/insert``: the no-op's work, the INSERT, a commit shared as authorizations
+    share theirs): the floor of any authorization that writes before it answers, on this
+    machine;
   * one client in sequence: p50 — target ≤ 1 ms;
   * in-process (embedded) authorizations/s, one caller and 16 concurrent callers
     (threads: each its own transaction under SQLite's one writer), and 16 asyncio tasks on
@@ -363,6 +367,10 @@ def run(backend: str, seconds: int) -> dict[str, float]:
         before = httpx.get(f"{base}/bench/batches").json()
         results["authorize_rps"] = wrk(base, "/v1/authorize", keys, seconds)
         after = httpx.get(f"{base}/bench/batches").json()
+        # The floor of any durable authorization here: the no-op plus the hold row's INSERT
+        # and its (shared) commit, nothing of ours (``bench/_server.py``).
+        wrk(base, "/bench/insert", keys, 2)  # warm up
+        results["insert_rps"] = wrk(base, "/bench/insert", keys, seconds)
         results["per_batch"] = (after["batched"] - before["batched"]) / max(
             1, after["batches"] - before["batches"]
         )
@@ -376,6 +384,8 @@ def run(backend: str, seconds: int) -> dict[str, float]:
         # The machine's floor at that load: the no-op paced the same way, in the same run.
         paced = wrk_paced(base, "/bench/noop", keys, half, seconds)
         results["noop_half_p50_ms"], results["noop_half_p99_ms"], results["noop_half_rate"] = paced
+        paced = wrk_paced(base, "/bench/insert", keys, half, seconds)
+        results["insert_half_p50_ms"], results["insert_half_p99_ms"], results["insert_half_rate"] = paced
         own = results["authorize_rps"] / 2
         lat = paced_latency(base, "/v1/authorize", keys, own, seconds)
         results["own_half_rate"] = own
@@ -384,6 +394,10 @@ def run(backend: str, seconds: int) -> dict[str, float]:
         seq = sequential_latency(base, "/v1/authorize", keys)
         results["seq_p50_ms"] = percentile(seq, 50) * 1000
         results["seq_p99_ms"] = percentile(seq, 99) * 1000
+        seq = sequential_latency(base, "/bench/insert", keys)
+        results["insert_seq_p50_ms"] = percentile(seq, 50) * 1000
+        seq = sequential_latency(base, "/bench/noop", keys)
+        results["noop_seq_p50_ms"] = percentile(seq, 50) * 1000
     results["ratio"] = results["authorize_rps"] / results["noop_rps"]
     return results
 
@@ -444,7 +458,17 @@ def main() -> None:
             f"\n{backend}, wrk paced at half the no-op rate, same run: authorize p50/p99 "
             f"{r['wrk_half_p50_ms']:.2f} / {r['wrk_half_p99_ms']:.2f} ms (at {r['wrk_half_rate']:,.0f}/s), "
             f"the no-op itself {r['noop_half_p50_ms']:.2f} / {r['noop_half_p99_ms']:.2f} ms "
-            f"(at {r['noop_half_rate']:,.0f}/s): the stack's and the machine's own share"
+            f"(at {r['noop_half_rate']:,.0f}/s): the stack's and the machine's own share; a bare durable "
+            f"INSERT of the hold row {r['insert_half_p50_ms']:.2f} / {r['insert_half_p99_ms']:.2f} ms "
+            f"(at {r['insert_half_rate']:,.0f}/s)"
+        )
+    for backend, r in rows:
+        print(
+            f"\n{backend}, against a bare durable INSERT of the hold row over HTTP (POST /bench/insert: "
+            f"the no-op's work, the INSERT and a shared commit), same run: {r['insert_rps']:,.0f} req/s, "
+            f"{r['insert_rps'] / r['noop_rps']:.2f} of the no-op; authorize {r['authorize_rps'] / r['insert_rps']:.2f} "
+            f"of it; one client in sequence, p50: authorize {r['seq_p50_ms']:.2f} ms, the INSERT "
+            f"{r['insert_seq_p50_ms']:.2f} ms, the no-op {r['noop_seq_p50_ms']:.2f} ms"
         )
     for backend, r in rows:
         print(f"\n{backend}, authorizations per batch under wrk: {r['per_batch']:.1f}")
