@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import uvicorn
@@ -38,6 +40,7 @@ from spendwarden.db.hot import HOLD_COLUMNS
 from spendwarden.db.pg_batch import AsyncBatcher
 from spendwarden.interpreter import tune_for_serving
 from spendwarden.ledger.approval import new_hold
+from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.runtime import Runtime, build_runtime
 from spendwarden.worker_process import WorkerChild
 
@@ -76,24 +79,40 @@ _SQLITE_INSERT = (
 async def insert(request: Request) -> FastJSON:
     """The no-op's work plus a durable INSERT of the hold row an approval writes."""
     body = AuthorizeBody.model_validate(json.loads(await request.body()))
-    hold = new_hold("bench", authorize_request(body), to_us(_CLOCK.now()), 600)
-    await request.app.state.bench_inserts(tuple(hold[c] for c in HOLD_COLUMNS))
-    return FastJSON({"id": hold["id"], "status": "approved", "headroom": {}})
+    row = hold_row(authorize_request(body))
+    await request.app.state.bench_inserts(row)
+    return FastJSON({"id": row[0], "status": "approved", "headroom": {}})
+
+
+def hold_row(req: AuthorizeRequest) -> tuple[Any, ...]:
+    """The row an approval of ``req`` writes, in ``HOLD_COLUMNS`` order."""
+    hold = new_hold("bench", req, to_us(_CLOCK.now()), 600)
+    return tuple(hold[c] for c in HOLD_COLUMNS)
+
+
+def pg_bare_inserts(
+    runtime: Runtime, connection: Callable[[], AbstractAsyncContextManager[Any]]
+) -> AsyncBatcher[tuple[Any, ...], None]:
+    """PostgreSQL: hold rows inserted into ``bench_holds`` (created here) on ``connection``'s
+    asyncpg connections, the rows awaited together in one statement and one commit, as
+    authorizations share ``spendwarden_authorize_batch`` (the same batcher, the same size)."""
+    with runtime.store.engines.write.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_holds (LIKE holds INCLUDING ALL)")
+
+    async def many(rows: list[tuple[Any, ...]]) -> list[None]:
+        async with connection() as conn:
+            await conn.execute(_PG_INSERT, *(list(column) for column in zip(*rows, strict=True)))
+        return [None] * len(rows)
+
+    batch_size = runtime.settings.authorize_batch_size
+    return AsyncBatcher(lambda row: _first(many([row])), many, lambda _: False, max_batch=batch_size)
 
 
 def bare_inserts(app: Starlette, runtime: Runtime) -> AsyncBatcher[tuple[Any, ...], None]:
     """The batcher of ``POST /bench/insert``, after creating ``bench_holds``."""
     store = runtime.store
     if store.is_postgres:
-        with store.engines.write.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_holds (LIKE holds INCLUDING ALL)")
-
-        async def many_pg(rows: list[tuple[Any, ...]]) -> list[None]:
-            async with app.state.pg_connections.connection() as conn:
-                await conn.execute(_PG_INSERT, *(list(column) for column in zip(*rows, strict=True)))
-            return [None] * len(rows)
-
-        return AsyncBatcher(lambda row: _first(many_pg([row])), many_pg, lambda _: False, max_batch=64)
+        return pg_bare_inserts(runtime, lambda: app.state.pg_connections.connection())
     path = make_url(store.url).database
     assert path is not None
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

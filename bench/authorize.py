@@ -55,8 +55,10 @@ from typing import Any
 import httpx
 
 from bench._common import database, machine, percentile, server
+from bench._server import hold_row, pg_bare_inserts
 from spendwarden.config import Settings
 from spendwarden.db import hot
+from spendwarden.db.pg_authorize import AsyncConnections
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.ledger.on_loop import LoopAuthorizer
 from spendwarden.ledger.types import AuthorizeRequest
@@ -293,6 +295,37 @@ def in_process_on_loop(database_url: str, tasks: int, n: int = 20000, *, sdk: bo
         runtime.close()
 
 
+def bare_insert_on_loop(database_url: str, tasks: int, n: int = 20000) -> float:
+    """PostgreSQL: ``in_process_on_loop``'s floor. The hold rows its authorizations write,
+    inserted from ``tasks`` asyncio tasks on one event loop into a copy of ``holds``, on the
+    same kind of asyncpg connections, those awaited together sharing a statement and a
+    commit through the same batcher: no lock, no read, no cap. Inserts/s."""
+    runtime = build_runtime(Settings(database_url=database_url, admin_token=ADMIN))
+    req = AuthorizeRequest(amount=100, vendor="openai", tool="chat", model="gpt-4o-mini")
+
+    async def timed() -> float:
+        settings = runtime.settings
+        connections = AsyncConnections(runtime.store.url, settings.db_pool_size)
+        await connections.open()
+        inserts = pg_bare_inserts(runtime, connections.connection)
+
+        async def caller(offset: int, count: int) -> None:
+            for _ in range(offset, count, tasks):
+                await inserts(hold_row(req))
+
+        await asyncio.gather(*(caller(t, 500) for t in range(tasks)))  # warm
+        start = time.perf_counter()
+        await asyncio.gather(*(caller(t, n) for t in range(tasks)))
+        elapsed = time.perf_counter() - start
+        await connections.close()
+        return n / elapsed
+
+    try:
+        return asyncio.run(timed())
+    finally:
+        runtime.close()
+
+
 def bare_insert(runtime: Runtime, n: int) -> float:
     """The floor of any durable authorization: one ``holds`` row inserted and committed per
     call, by one caller on the raw driver of the same database (same settings, no logic,
@@ -351,6 +384,9 @@ def run(backend: str, seconds: int) -> dict[str, float]:
     for sdk in (False, True):
         with database(backend) as url:
             results[f"inproc_loop{'_sdk' if sdk else ''}"] = in_process_on_loop(url, INPROC_THREADS, sdk=sdk)
+        if backend == "postgres" and not sdk:  # the floor: the same rows, only inserted
+            with database(backend) as url:
+                results["insert_loop"] = bare_insert_on_loop(url, INPROC_THREADS)
         if backend == "postgres":  # the locked path, four round trips, in the same run
             with database(backend) as url:
                 results[f"inproc_locked_{threads}"] = in_process(url, threads, in_database=False)
@@ -495,6 +531,14 @@ def main() -> None:
                 f"(sqlite_loop_commit default) against each its own (sqlite_loop_commit=false), same "
                 f"run: over HTTP {r['authorize_rps']:,.0f} vs {r['unshared_rps']:,.0f} req/s "
                 f"({r['authorize_rps'] / r['unshared_rps']:.2f}x)"
+            )
+    for backend, r in rows:
+        if "insert_loop" in r:
+            print(
+                f"\n{backend}, in process, {INPROC_THREADS} asyncio tasks against a bare INSERT of the same "
+                f"hold rows through the same batcher and connections (no lock, no read, no cap), same "
+                f"run: {r['inproc_loop']:,.0f}/s vs {r['insert_loop']:,.0f}/s, ratio "
+                f"{r['inproc_loop'] / r['insert_loop']:.2f}"
             )
     for backend, r in rows:
         if "inproc_locked_1" in r:
