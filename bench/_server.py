@@ -12,7 +12,8 @@ work, then the very row an approval writes (``new_hold``) inserted into ``bench_
 copy of ``holds`` with its keys and indexes, and committed before the answer. Requests that
 arrive together share a statement and a commit, as authorizations do (PostgreSQL: the same
 ``AsyncBatcher`` on the same asyncpg connections; SQLite: one transaction per event-loop
-iteration on a connection of its own, WAL, ``synchronous=NORMAL`` as the store's). No key
+iteration on a connection of its own, WAL, ``synchronous=NORMAL`` and no checkpoint inside a
+commit, as the store's writer). No key
 lookup, no lock, no counter, no cap: what authorize adds on top is ours."""
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def bare_inserts(app: Starlette, runtime: Runtime) -> AsyncBatcher[tuple[Any, ..
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")  # as the store's writer: no checkpoint inside a commit
     ddl = db.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'holds' AND sql IS NOT NULL").fetchall()
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'bench_holds'").fetchone():
         for (statement,) in ddl:  # the table, then its indexes, renamed
