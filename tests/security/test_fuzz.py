@@ -109,7 +109,7 @@ def test_every_operation_survives_generated_input(fuzz_server: tuple[Server, str
 @pytest.mark.slow
 @pytest.mark.parametrize("who", ["admin", "agent"])
 def test_every_operation_survives_boundary_input(
-    fuzz_server: tuple[Server, str], database_url: str, who: str
+    fuzz_server: tuple[Server, str], database_url: str, who: str, tmp_path: Path
 ) -> None:
     """schemathesis' coverage phase, which the generated cases above do not run: for every
     operation, values at and just past each declared bound (lengths, ranges, formats,
@@ -123,7 +123,8 @@ def test_every_operation_survives_boundary_input(
         "--exclude-path=/v1/stream", "-H", f"Authorization: Bearer {token}",
         "--no-shrink", "--seed=1", "--workers=2",
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # In a folder of its own: the command keeps a cache (``.schemathesis/``) where it runs.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     summary = done.stdout[-3000:]
     assert done.returncode == 0, summary
     cases = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
