@@ -189,8 +189,8 @@ def detector_cost(kind: str, seconds: float, rounds: int) -> dict[str, Any]:
                     rates[on].append(_authorize_settle_rate(ledger, seconds))
         finally:
             runtime.close()
-    on, off = sum(rates[True]) / rounds, sum(rates[False]) / rounds
-    return {"backend": kind, "on": on, "off": off, "ratio": on / off}
+    with_signals, without = sum(rates[True]) / rounds, sum(rates[False]) / rounds
+    return {"backend": kind, "on": with_signals, "off": without, "ratio": with_signals / without}
 
 
 def _authorize_settle_rate(ledger: Any, seconds: float) -> float:

@@ -152,11 +152,18 @@ def wrk_paced(url: str, path: str, keys: list[str], rate: float, seconds: int) -
         assert reached and paced, out
         # each connection's cycle is its pause plus the answer's latency: aim the cycle at rate
         pause_ms = PACED_CONNECTIONS / rate * 1000 - float(paced.group(3))
+    assert reached and paced
     return float(paced.group(1)), float(paced.group(2)), float(reached.group(1))
 
 
-def _paced(  # type: ignore[type-arg]
-    url: str, path: str, keys: list[str], rate: float, seconds: float, out: mp.Queue, paced: bool = True
+def _paced(
+    url: str,
+    path: str,
+    keys: list[str],
+    rate: float,
+    seconds: float,
+    out: mp.Queue[list[float]],
+    paced: bool = True,
 ) -> None:
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port))
@@ -192,7 +199,7 @@ def paced_latency(
     so with few clients a request slower than a client's interval held the clients back
     and the queue was theirs, not the server's (with 4 at 2,200/s on PostgreSQL: p50
     180 ms; with 16: 2.3 ms, p99 7.7 ms)."""
-    queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    queue: mp.Queue[list[float]] = mp.Queue()
     procs = [
         mp.Process(target=_paced, args=(url, path, keys[i::clients], rate / clients, seconds, queue))
         for i in range(clients)
@@ -208,9 +215,10 @@ def paced_latency(
 
 
 def sequential_latency(url: str, path: str, keys: list[str], n: int = 2000) -> list[float]:
-    out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    out: mp.Queue[list[float]] = mp.Queue()
     _paced(url, path, keys, rate=1e9, seconds=n / 1e9, out=out, paced=False)
-    return out.get()
+    latencies: list[float] = out.get()
+    return latencies
 
 
 def in_process(

@@ -126,7 +126,7 @@ def _timed(store: Any, insert: Any, rows: list[tuple[Any, ...]], batch: int) -> 
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-def _profiler(enabled: bool) -> object | None:
+def _profiler(enabled: bool) -> Any:
     if not enabled:
         return None
     from pyinstrument import Profiler

@@ -32,7 +32,7 @@ from spendwarden.runtime import build_runtime
 AGENTS = 100
 
 
-def run(batch: int, batches: int) -> dict[str, list[float]]:
+def run(batch: int, batches: int) -> dict[str, list[tuple[float, float]]]:
     old_body = revision_module("0010_authorize_batch.py").AUTHORIZE_BATCH.replace(
         "CREATE FUNCTION spendwarden_authorize_batch(", "CREATE FUNCTION bench_authorize_batch_0010("
     )

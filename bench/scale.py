@@ -27,7 +27,7 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import scale_load as load
+import scale_load as load  # type: ignore[import-not-found]  # run as a script, beside it
 
 from spendwarden.clock import SystemClock, iso, to_us
 from spendwarden.config import Settings
@@ -294,9 +294,9 @@ def table_sizes(url: str) -> dict[str, str]:
         rows.append(
             (
                 "database",
-                conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0],
+                conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0],  # type: ignore[index]
             )
-        )  # type: ignore[index]
+        )
     return {str(a): str(b) for a, b in rows}
 
 
