@@ -43,7 +43,7 @@ from spendwarden.interpreter import tune_for_serving
 from spendwarden.ledger.approval import new_hold
 from spendwarden.ledger.types import AuthorizeRequest
 from spendwarden.runtime import Runtime, build_runtime
-from spendwarden.worker_process import WorkerChild
+from spendwarden.worker_process import WorkerChild, periodic_in_child
 
 
 async def noop(request: Request) -> FastJSON:
@@ -160,12 +160,7 @@ def main() -> None:
     # As ``spendwarden serve`` does: on PostgreSQL the periodic work runs in a child
     # ``spendwarden worker`` (``worker_process``), not in this process's threads.
     settings = runtime.settings
-    postgres = runtime.store.is_postgres
-    child = (
-        WorkerChild(settings)
-        if (settings.worker_process if settings.worker_process is not None else postgres)
-        else None
-    )
+    child = WorkerChild(settings) if periodic_in_child(settings, runtime.store.is_postgres) else None
     if child is not None:
         child.start()
     try:

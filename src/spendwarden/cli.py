@@ -98,7 +98,7 @@ def serve(
     from spendwarden.api.app import create_app
     from spendwarden.interpreter import tune_for_serving
     from spendwarden.ledger.admin import ensure_admin_token
-    from spendwarden.worker_process import NeedsPostgres, WorkerChild
+    from spendwarden.worker_process import NeedsPostgres, WorkerChild, periodic_in_child
 
     runtime = runtime_for(database)
     settings = runtime.settings
@@ -112,7 +112,7 @@ def serve(
         warm_in_background(runtime.store)
     child = None
     postgres = runtime.store.is_postgres
-    if workers and (settings.worker_process if settings.worker_process is not None else postgres):
+    if workers and periodic_in_child(settings, postgres):
         if not postgres:
             fail_with("worker_process_needs_postgres", str(NeedsPostgres()))
         child = WorkerChild(settings)

@@ -91,6 +91,12 @@ def _stop_at_eof(stream: IO[bytes], loop: asyncio.AbstractEventLoop, stop: async
     loop.call_soon_threadsafe(stop.set)
 
 
+def periodic_in_child(settings: Settings, postgres: bool) -> bool:
+    """Whether the server's periodic work runs in a child ``spendwarden worker``:
+    ``worker_process`` as set, by default on PostgreSQL only."""
+    return settings.worker_process if settings.worker_process is not None else postgres
+
+
 class WorkerChild:
     """The server's side: start ``spendwarden worker`` as a child, start it again if it
     dies, stop it with the server. The database URL travels in the environment, never on
