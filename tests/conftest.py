@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from spendwarden.clock import FrozenClock
 from spendwarden.config import Settings
-from spendwarden.db.engine import make_null_pool_engine
+from spendwarden.db.engine import is_sqlite, make_null_pool_engine
 from spendwarden.db.migrate import upgrade
 from spendwarden.runtime import Runtime, build_runtime
 
@@ -97,6 +97,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     _pg_exec(f"CREATE DATABASE {name} TEMPLATE {tmpl}")
     yield _pg_url(name)
     _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def backend_name(database_url: str) -> str:
+    """``sqlite`` or ``postgresql``: how the figures files name a test database's backend."""
+    return "sqlite" if is_sqlite(database_url) else "postgresql"
 
 
 @pytest.fixture

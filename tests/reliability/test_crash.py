@@ -24,7 +24,7 @@ import pytest
 
 from spendwarden.config import Settings
 from spendwarden.runtime import build_runtime
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, backend_name
 from tests.reliability.invariants import (
     Acks,
     assert_nothing_held,
@@ -91,9 +91,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(database_url: st
 def _record_figures(
     url: str, starts: int, elapsed: float, restarts: list[float], acks: Acks, figures: dict[str, int]
 ) -> None:
-    backend = "postgresql" if url.startswith("postgres") else "sqlite"
     line = {
-        "backend": backend,
+        "backend": backend_name(url),
         "kills": starts - 1,
         "seconds": round(elapsed, 1),
         "restart_seconds_mean": round(sum(restarts) / max(1, len(restarts)), 2),

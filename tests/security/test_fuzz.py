@@ -25,7 +25,7 @@ from spendwarden.config import Settings
 from spendwarden.ledger.agents import AgentSpec
 from spendwarden.money import usd
 from spendwarden.runtime import build_runtime
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, backend_name
 from tests.reliability.proc import Server
 
 EXAMPLES = int(os.environ.get("SPENDWARDEN_FUZZ_EXAMPLES", "20"))  # per operation and principal
@@ -91,9 +91,8 @@ def test_every_operation_survives_generated_input(fuzz_server: tuple[Server, str
             failure = run_operation(op, {"Authorization": f"Bearer {token}"}, tally)
             if failure is not None:
                 failures[f"{label} as {who}"] = failure
-    backend = "postgresql" if database_url.startswith("postgres") else "sqlite"
     figures = {
-        "backend": backend,
+        "backend": backend_name(database_url),
         "operations": operations,
         "principals": len(principals),
         **tally,
@@ -133,8 +132,12 @@ def test_every_operation_survives_boundary_input(
     cases = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
     assert cases is not None, summary
     assert int(cases.group(1)) == int(cases.group(2)) >= 1000, summary
-    backend = "postgresql" if database_url.startswith("postgres") else "sqlite"
-    figures = {"backend": backend, "phase": "coverage", "principal": who, "cases": int(cases.group(1))}
+    figures = {
+        "backend": backend_name(database_url),
+        "phase": "coverage",
+        "principal": who,
+        "cases": int(cases.group(1)),
+    }
     print(json.dumps(figures))
     with FIGURES.open("a") as fh:
         fh.write(json.dumps(figures) + "\n")
