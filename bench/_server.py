@@ -3,9 +3,10 @@ stack, so ratios compare like with like, and a bare durable insert of the hold r
 
 The no-op is built as ``POST /v1/authorize`` is served (``api/fast.py``): a route matched
 first, behind the same middleware, that reads the body and validates it with the same
-model, then answers a constant. The server is set up as ``spendwarden serve`` sets it up
-(on PostgreSQL the periodic work in a child ``spendwarden worker``). (Added after the app's routers, it would be matched last
-and pay for FastAPI's route matching and dependency machinery, flattering the ratio.)
+model, then answers a constant. (Added after the app's routers, it would be matched last
+and pay for FastAPI's route matching and dependency machinery, flattering the ratio.) The
+server is set up as ``spendwarden serve`` sets it up (on PostgreSQL the periodic work in a
+child ``spendwarden worker``).
 
 ``POST /bench/insert`` is the floor of any durable authorization on this machine: the no-op's
 work, then the very row an approval writes (``new_hold``) inserted into ``bench_holds``, a
@@ -13,15 +14,15 @@ copy of ``holds`` with its keys and indexes, and committed before the answer. Re
 arrive together share a statement and a commit, as authorizations do (PostgreSQL: the same
 ``AsyncBatcher`` on the same asyncpg connections; SQLite: one transaction per event-loop
 iteration on a connection of its own, WAL, ``synchronous=NORMAL`` and no checkpoint inside a
-commit, as the store's writer). No key
-lookup, no lock, no counter, no cap: what authorize adds on top is ours."""
+commit, as the store's writer). No key lookup, no lock, no counter, no cap: what authorize
+adds on top is ours."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -105,8 +106,7 @@ def pg_bare_inserts(
             await conn.execute(_PG_INSERT, *(list(column) for column in zip(*rows, strict=True)))
         return [None] * len(rows)
 
-    batch_size = runtime.settings.authorize_batch_size
-    return AsyncBatcher(lambda row: _first(many([row])), many, lambda _: False, max_batch=batch_size)
+    return _row_batcher(many, max_batch=runtime.settings.authorize_batch_size)
 
 
 def bare_inserts(app: Starlette, runtime: Runtime) -> AsyncBatcher[tuple[Any, ...], None]:
@@ -131,14 +131,18 @@ def bare_inserts(app: Starlette, runtime: Runtime) -> AsyncBatcher[tuple[Any, ..
         db.execute("COMMIT")
         return [None] * len(rows)
 
-    return AsyncBatcher(
-        lambda row: _first(many_sqlite([row])), many_sqlite, lambda _: False, max_batch=64, in_flight=1
-    )
+    return _row_batcher(many_sqlite, max_batch=64, in_flight=1)
 
 
-async def _first(answers: Any) -> None:
-    (answer,) = await answers
-    return answer  # type: ignore[no-any-return]
+def _row_batcher(
+    many: Callable[[list[tuple[Any, ...]]], Awaitable[list[None]]], **options: int
+) -> AsyncBatcher[tuple[Any, ...], None]:
+    """Rows awaited together written by one call of ``many``; a lone row is a batch of one."""
+
+    async def one(row: tuple[Any, ...]) -> None:
+        await many([row])
+
+    return AsyncBatcher(one, many, lambda _: False, **options)
 
 
 def add_noop(app: Starlette, runtime: Runtime) -> None:
