@@ -11,18 +11,19 @@ than knowing which JSON ends up escaped in a text column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 NUL = "\x00"
 REASON = "must not contain NUL (U+0000) characters"
 
 
 def nul_at(value: object, where: str) -> str | None:
     """Where in ``value`` (a string, or JSON-like containers of them) a NUL is, as a
-    dotted path from ``where``; None if nowhere. Mapping keys are text too."""
+    dotted path from ``where``; None if nowhere. Object keys are text too. It runs on every
+    request body (``api.schemas.Strict``), so it asks only concrete types: an ABC's
+    ``isinstance`` (``Mapping``) cost ~0.25 µs for each ``None`` or number, ~6 µs an
+    authorize body."""
     if isinstance(value, str):
         return where if NUL in value else None
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and NUL in key:
                 return where

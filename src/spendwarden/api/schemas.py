@@ -80,8 +80,8 @@ class Strict(BaseModel):
     @model_validator(mode="after")
     def _storable_text(self) -> Self:
         for name, value in self.__dict__.items():
-            if isinstance(value, BaseModel):
-                continue  # a nested body checked itself
+            if value is None or isinstance(value, BaseModel):
+                continue  # an unset field (most of a body); a nested body checked itself
             where = nul_at(value, name)
             if where is not None:
                 raise ValueError(f"{where} {REASON}")
