@@ -3,9 +3,10 @@
 SQLite ignores a VARCHAR's length; PostgreSQL refuses a longer value, so a vendor, rail,
 endpoint or task id longer than its column was a 500 there and, in a bulk body, cost the
 good events beside it (found by fuzzing the API on PostgreSQL). The lengths come from the
-table itself, so the check follows the schema; every way into the ledger (the API, ingest,
-webhooks, files, the socket sidecar, the embedded SDK) passes through ``record_spend`` or
-``record_batch``, which ask this first.
+table itself, so the check follows the schema; every way a spend's text comes into the
+ledger (the API, ingest, webhooks, files, the socket sidecar, the embedded SDK) passes
+through ``record_spend`` or ``record_batch``, which ask this first. A settle does not: its
+text is its hold's, already stored, and its usage's model a ``Short`` (200, the column's).
 """
 
 from __future__ import annotations
